@@ -1,0 +1,69 @@
+"""The calls a transaction can carry, as plain data. The wire codec builds these from the protobuf messages;
+the runtime applies them. Amounts are integer units; weights are u16 values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLDKEY_CALLS = ("transfer", "register", "add_stake", "remove_stake", "set_hyperparameter")
+HOTKEY_CALLS = ("serve", "set_weights", "commit_weights", "reveal_weights")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    dest: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Register:
+    hotkey: str  # the coldkey signing the transaction becomes the hotkey's owner
+
+
+@dataclass(frozen=True)
+class Serve:
+    endpoint: str  # host:port
+    model_name: str = ""
+    model_hash: str = ""  # hex SHA-256 of the weights file
+    tls_certificate: bytes = b""
+
+
+@dataclass(frozen=True)
+class AddStake:
+    hotkey: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class RemoveStake:
+    hotkey: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class SetWeights:
+    uids: tuple[int, ...]
+    values: tuple[int, ...]
+    version_key: int = 0
+
+
+@dataclass(frozen=True)
+class CommitWeights:
+    commit_hash: bytes  # see subnet.chain.commit.commit_hash
+
+
+@dataclass(frozen=True)
+class RevealWeights:
+    uids: tuple[int, ...]
+    values: tuple[int, ...]
+    salt: bytes
+    version_key: int = 0
+
+
+@dataclass(frozen=True)
+class SetHyperparameter:
+    name: str
+    value: int | bool
+
+
+Call = Transfer | Register | Serve | AddStake | RemoveStake | SetWeights | CommitWeights | RevealWeights | SetHyperparameter
