@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,10 +75,21 @@ def tx_root(tx_hashes: list[str]) -> str:
     return h.hexdigest()
 
 
+def _locked(method):
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
+    return wrapper
+
+
 class ChainStore:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the block producer thread and the gRPC handlers: serialise its use.
+        self._lock = threading.RLock()
         fresh = not self.path.exists()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -96,35 +108,43 @@ class ChainStore:
         elif self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             raise StoreError(f"{self.path} has an unknown schema version; use the matching subnet-chain release")
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
     # --- reads -------------------------------------------------------------------------------------------
 
+    @_locked
     def genesis_hash(self) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key='genesis_hash'").fetchone()
         return row[0] if row else None
 
+    @_locked
     def load_records(self) -> dict[str, bytes]:
         return {k: bytes(v) for k, v in self._db.execute("SELECT key, value FROM state")}
 
+    @_locked
     def last_header(self) -> Header | None:
         row = self._db.execute("SELECT * FROM headers ORDER BY height DESC LIMIT 1").fetchone()
         return _header(row) if row else None
 
+    @_locked
     def headers(self, start: int, end: int) -> list[Header]:
         """Headers with start <= height <= end, in order."""
         rows = self._db.execute("SELECT * FROM headers WHERE height BETWEEN ? AND ? ORDER BY height", (start, end))
         return [_header(r) for r in rows]
 
+    @_locked
     def header_hash(self, height: int) -> str | None:
         row = self._db.execute("SELECT hash FROM headers WHERE height=?", (height,)).fetchone()
         return row[0] if row else None
 
+    @_locked
     def tx(self, tx_hash: str) -> TxRecord | None:
         row = self._db.execute("SELECT * FROM txs WHERE hash=?", (tx_hash,)).fetchone()
         return _tx(row) if row else None
 
+    @_locked
     def txs_in(self, height: int) -> list[TxRecord]:
         return [_tx(r) for r in self._db.execute("SELECT * FROM txs WHERE height=? ORDER BY idx", (height,))]
 
@@ -137,6 +157,7 @@ class ChainStore:
         """Write one block atomically; when this returns, the block is durable."""
         self._write_block(header, txs, upserts, deletes)
 
+    @_locked
     def _write_block(self, header: Header, txs: list[TxRecord], upserts: dict[str, bytes], deletes: list[str],
                      genesis_hash: str | None = None) -> None:
         db = self._db
