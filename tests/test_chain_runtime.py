@@ -136,8 +136,23 @@ def test_epochs_pay_miners_by_incentive_and_validators_by_dividends(net: Net) ->
     for v in validators:
         net.ok(v, calls.SetWeights((m0, m1), (3, 1)))
     net.until_epoch()
-    net.until_epoch()
+    # Walk to the block before the next epoch, then check the epoch block's books to the unit.
+    while net.node.state.block + 1 - net.node.state.last_epoch_block < FAST.tempo:
+        net.node.produce_block()
+    before = net.node.state
+    net.node.produce_block()
     state = net.node.state
+    pool = before.ledger.pending + TOKEN  # the epoch block mints its reward first
+    owner_cut = pool * FAST.owner_cut_u16 // 65535
+    half = (pool - owner_cut) // 2
+    gained = {k: v - before.ledger.stakes.get(k, 0) for k, v in state.ledger.stakes.items()}
+    miner_gain = sum(gained.get((n.coldkey, n.hotkey), 0) for n in state.neurons if n.hotkey in
+                     {m.ss58_address for m in miners})
+    assert half - 2 <= miner_gain <= half  # incentive pays the miners' half, floored per miner
+    owner_key = (net.owner_cold.ss58_address, net.owner_hot.ss58_address)
+    assert gained[owner_key] == owner_cut
+    assert sum(gained.values()) + state.ledger.pending == pool  # paid + dust carried = pool, exactly
+    assert state.ledger.pending < 10  # only rounding dust stays behind
     by_hotkey = {n.hotkey: n for n in state.neurons}
     miner0, miner1 = by_hotkey[miners[0].ss58_address], by_hotkey[miners[1].ss58_address]
     assert miner0.incentive_u16 > miner1.incentive_u16 > 0
