@@ -85,6 +85,10 @@ async def test_sigkill_twenty_times_loses_nothing(tmp_path: Path) -> None:
         assert len(epochs) == state.epoch_index and len(set(epochs)) == len(epochs)
         assert all(b - a >= TEMPO for a, b in itertools.pairwise(epochs))
         genesis_units = sum(units for _, units in genesis.accounts)
+        # Block by block: issuance grows by the block reward and shrinks by what was recycled, nothing else.
+        assert headers[0].issuance == genesis_units
+        for prev, cur in itertools.pairwise(headers):
+            assert cur.issuance == prev.issuance + cur.minted - (cur.recycled - prev.recycled), cur.height
         assert state.ledger.issuance == genesis_units + sum(h.minted for h in headers) - state.ledger.recycled
         # Every acknowledged 1000-unit transfer left its sender.
         sent = 4 * 10_000 * TOKEN - sum(state.ledger.balance(k.ss58_address) for k in keys.colds[:4])

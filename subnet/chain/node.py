@@ -73,7 +73,8 @@ class ChainNode:
                     raise StoreError(f"{data_dir} holds no chain yet: pass --genesis FILE to create one")
                 state = genesis.initial_state()
                 records = state.records()
-                head = Header(0, ZERO_HASH, tx_root([]), state_root(records), int(time.time() * 1000), 0, None)
+                head = Header(0, ZERO_HASH, tx_root([]), state_root(records), int(time.time() * 1000), 0, None,
+                              state.ledger.issuance, state.ledger.recycled)
                 store.init_genesis(genesis.hash, head, records)
                 return cls(store, state, records, head)
             if genesis is not None and genesis.hash != stored_genesis:
@@ -154,6 +155,7 @@ class ChainNode:
                 height=state.block, parent=self.head.hash, tx_root=tx_root([t.hash for t in records_out]),
                 state_root=state_root(records), time_ms=int(time.time() * 1000) if now_ms is None else now_ms,
                 minted=outcome.minted, epoch_paid=None if outcome.epoch is None else outcome.epoch.paid,
+                issuance=state.ledger.issuance, recycled=state.ledger.recycled,
             )
             try:
                 self.store.commit_block(header, records_out, upserts, deletes)

@@ -59,4 +59,4 @@ def hyperparameters(state: ChainState) -> pb.HyperparametersResponse:
 def header(h: Header) -> pb.BlockHeader:
     return pb.BlockHeader(height=h.height, hash=h.hash, parent=h.parent, tx_root=h.tx_root, state_root=h.state_root,
                           time_ms=h.time_ms, minted=h.minted, epoch=h.epoch_paid is not None,
-                          epoch_paid=h.epoch_paid or 0)
+                          epoch_paid=h.epoch_paid or 0, issuance=h.issuance, recycled=h.recycled)

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS headers (
     height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tx_root TEXT NOT NULL,
-    state_root TEXT NOT NULL, time_ms INTEGER NOT NULL, minted INTEGER NOT NULL, epoch_paid INTEGER
+    state_root TEXT NOT NULL, time_ms INTEGER NOT NULL, minted INTEGER NOT NULL, epoch_paid INTEGER,
+    issuance INTEGER NOT NULL, recycled INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS txs (
     hash TEXT PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL, signer TEXT NOT NULL,
@@ -48,10 +49,13 @@ class Header:
     time_ms: int
     minted: int  # units minted by this block
     epoch_paid: int | None  # units paid out if an epoch ran in this block
+    issuance: int  # total issuance after this block
+    recycled: int  # cumulative units recycled after this block
 
     @property
     def hash(self) -> str:
-        fields = [self.height, self.parent, self.tx_root, self.state_root, self.time_ms, self.minted, self.epoch_paid]
+        fields = [self.height, self.parent, self.tx_root, self.state_root, self.time_ms, self.minted, self.epoch_paid,
+                  self.issuance, self.recycled]
         return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -165,9 +169,9 @@ class ChainStore:
         try:
             if genesis_hash is not None:
                 db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash,))
-            db.execute("INSERT INTO headers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO headers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (header.height, header.hash, header.parent, header.tx_root, header.state_root,
-                        header.time_ms, header.minted, header.epoch_paid))
+                        header.time_ms, header.minted, header.epoch_paid, header.issuance, header.recycled))
             db.executemany("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(t.hash, t.height, t.idx, t.signer, t.body, t.signature, int(t.ok), t.reason, t.message)
                             for t in txs])
@@ -181,8 +185,8 @@ class ChainStore:
 
 
 def _header(row: tuple) -> Header:
-    height, _hash, parent, root, state_root, time_ms, minted, epoch_paid = row
-    return Header(height, parent, root, state_root, time_ms, minted, epoch_paid)
+    height, _hash, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled = row
+    return Header(height, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled)
 
 
 def _tx(row: tuple) -> TxRecord:

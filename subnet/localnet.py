@@ -1,0 +1,288 @@
+"""``subnet localnet``: the whole subnet on this machine, one process per role.
+
+Creates development wallets and a genesis in the data dir (once), starts ``subnet-chain``, registers and stakes
+the validators, registers the miners, starts miners, validators and the demo, prints a status table and writes
+``localnet.json``. SIGINT/SIGTERM stop every child in reverse order. A second start on the same data dir resumes
+the same chain with the same wallets.
+
+Development wallets are protected by the password ``$SUBNET_WALLET_PASSWORD`` (default ``localnet``) with the
+fast key-derivation setting: they are throwaway keys for a local network, never for real funds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consensus.emission import UNITS_PER_TOKEN
+from subnet.chain.client import ChainClient
+from subnet.chain.genesis import Genesis, load_genesis
+from subnet.chain.params import Hyperparameters
+from subnet.keyfile import kdf_from_env
+from subnet.keys import Keypair
+from subnet.procs import Child, ChildFailed, command_path
+from subnet.wallet import Wallet
+
+log = logging.getLogger(__name__)
+
+DEV_PASSWORD = "localnet"
+
+
+@dataclass(frozen=True)
+class MinerFlavour:
+    """How one localnet miner differs from the others, so the ranking means something."""
+
+    description: str
+    flags: tuple[str, ...] = ()
+
+
+# Miner i gets flavour i % len(FLAVOURS): the same weights served in different ways.
+FLAVOURS = (
+    MinerFlavour("the model as asked (greedy when asked for greedy)"),
+    MinerFlavour("adds sampling noise: temperature never below 1.0", ("--temperature-floor", "1.0")),
+    MinerFlavour("a smaller model from the same weights: first half of the layers", ("--layers-fraction", "0.5")),
+)
+
+
+@dataclass(frozen=True)
+class LocalnetSettings:
+    data_dir: Path
+    miners: int = 3
+    validators: int = 2
+    model: str = "smollm2-135m"
+    block_time_s: float = 1.0
+    tempo: int = 10
+    demo: bool = True
+    demo_port: int = 7860
+    ready_timeout_s: float = 900.0
+    shutdown_timeout_s: float = 30.0
+
+
+@dataclass
+class Running:
+    chain: Child | None = None
+    miners: list[Child] = field(default_factory=list)
+    validators: list[Child] = field(default_factory=list)
+    demo: Child | None = None
+
+    def all(self) -> list[Child]:
+        return [c for c in (self.chain, *self.miners, *self.validators, self.demo) if c is not None]
+
+
+class Localnet:
+    def __init__(self, settings: LocalnetSettings) -> None:
+        self.settings = settings
+        self.root = settings.data_dir.expanduser().resolve()
+        self.wallet_root = self.root / "wallets"
+        self.password = os.environ.get("SUBNET_WALLET_PASSWORD", DEV_PASSWORD)
+        self.running = Running()
+
+    # --- wallets and genesis ------------------------------------------------------------------------------
+
+    def _wallet(self, name: str) -> Wallet:
+        return Wallet(name=name, hotkey="default", root=self.wallet_root)
+
+    def _ensure_wallet(self, name: str) -> tuple[Keypair, Keypair]:
+        wallet = self._wallet(name)
+        kdf = kdf_from_env({"SUBNET_KDF": "fast"})  # throwaway development keys (see the module docstring)
+        if not wallet.coldkey_path.exists():
+            wallet.create_coldkey(self.password, kdf=kdf)
+        if not wallet.hotkey_path().exists():
+            wallet.create_hotkey(kdf=kdf)
+        return wallet.load_coldkey(self.password), wallet.load_hotkey()
+
+    def _names(self) -> dict[str, list[str]]:
+        s = self.settings
+        return {"validators": [f"validator{i}" for i in range(s.validators)],
+                "miners": [f"miner{i}" for i in range(s.miners)]}
+
+    def prepare(self) -> Genesis:
+        """Wallets and genesis, created on the first start and reused afterwards."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        owner_cold, owner_hot = self._ensure_wallet("owner")
+        self._ensure_wallet("gateway")
+        names = self._names()
+        colds = [self._ensure_wallet(n)[0] for n in names["validators"] + names["miners"]]
+        path = self.root / "genesis.toml"
+        if path.exists():
+            return load_genesis(path)
+        tempo = self.settings.tempo
+        hyper = Hyperparameters(tempo=tempo, weights_rate_limit=max(1, tempo // 2), immunity_period=50 * tempo,
+                                activity_cutoff=20 * tempo, min_allowed_weights=1, yuma3=True)
+        accounts = {owner_cold.ss58_address: 1_000 * UNITS_PER_TOKEN}
+        for key in colds:
+            accounts[key.ss58_address] = 10_000 * UNITS_PER_TOKEN
+        genesis = Genesis(owner_cold.ss58_address, owner_hot.ss58_address, hyper, tuple(sorted(accounts.items())))
+        path.write_text(genesis.to_toml())
+        return genesis
+
+    # --- processes ----------------------------------------------------------------------------------------
+
+    def _child(self, name: str, argv: list[str]) -> Child:
+        logs = self.root / "logs"
+        logs.mkdir(exist_ok=True)
+        env = {"SUBNET_WALLET_PATH": str(self.wallet_root), "SUBNET_WALLET_PASSWORD": self.password}
+        return Child(name, argv, env=env, log_path=logs / f"{name}.log")
+
+    def start_chain(self) -> str:
+        s = self.settings
+        self.running.chain = self._child("chain", [
+            command_path("subnet-chain"), "--data-dir", str(self.root / "chain"), "--genesis",
+            str(self.root / "genesis.toml"), "--port", "0", "--block-time-s", str(s.block_time_s)])
+        self.running.chain.wait_ready(60)
+        return self.running.chain.address
+
+    async def register_all(self, endpoint: str) -> None:
+        """Register every validator and miner (once) and give validator i a stake of 1000*(i+1) tokens."""
+        names = self._names()
+        async with ChainClient(endpoint, timeout_s=30) as client:
+            graph = await client.metagraph()
+            registered = {n.hotkey for n in graph.neurons}
+            stakes = {n.hotkey: n.stake for n in graph.neurons}
+            jobs = []
+            for i, name in enumerate(names["validators"] + names["miners"]):
+                cold, hot = self._ensure_wallet(name)
+                jobs.append(self._register(client, cold, hot, registered, stakes,
+                                           stake_tokens=1000 * (i + 1) if name.startswith("validator") else 0))
+            await asyncio.gather(*jobs)
+
+    @staticmethod
+    async def _register(client: ChainClient, cold: Keypair, hot: Keypair, registered: set[str],
+                        stakes: dict[str, int], stake_tokens: int) -> None:
+        if hot.ss58_address not in registered:
+            await client.register(cold, hot.ss58_address)
+        if stake_tokens and stakes.get(hot.ss58_address, 0) == 0:
+            await client.add_stake(cold, hot.ss58_address, stake_tokens * UNITS_PER_TOKEN)
+
+    def start_miners(self, endpoint: str) -> None:
+        s = self.settings
+        gateway = self._wallet("gateway").hotkey_info().ss58_address
+        for i, name in enumerate(self._names()["miners"]):
+            flavour = FLAVOURS[i % len(FLAVOURS)]
+            self.running.miners.append(self._child(name, [
+                command_path("subnet-miner"), "--wallet.name", name, "--wallet.hotkey", "default",
+                "--chain.endpoint", endpoint, "--axon.port", "0", "--model", s.model, "--allowlist", gateway,
+                *flavour.flags]))
+
+    def start_validators(self, endpoint: str) -> None:
+        for name in self._names()["validators"]:
+            self.running.validators.append(self._child(name, [
+                command_path("subnet-validator"), "--wallet.name", name, "--wallet.hotkey", "default",
+                "--chain.endpoint", endpoint, "--state-dir", str(self.root / name),
+                "--reference-model", self.settings.model]))
+
+    def start_demo(self, endpoint: str) -> None:
+        self.running.demo = self._child("demo", [
+            command_path("subnet-demo"), "--chain.endpoint", endpoint, "--wallet.name", "gateway",
+            "--wallet.hotkey", "default", "--port", str(self.settings.demo_port)])
+
+    def wait_all_ready(self) -> None:
+        """Wait for every child, printing progress while models load."""
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        pending = [c for c in self.running.all() if not c.ready_line]
+        started = time.monotonic()
+        last_report = 0.0
+        while pending:
+            for child in list(pending):
+                if child.ready_line:
+                    pending.remove(child)
+                    print(f"  ready: {child.name:<11} {child.address}  ({time.monotonic() - started:.0f}s)",
+                          flush=True)
+                elif not child.alive() or time.monotonic() > deadline:
+                    child.wait_ready(0)  # raises ChildFailed with the child's output
+            if pending and time.monotonic() - last_report > 15:
+                last_report = time.monotonic()
+                print(f"  waiting for {', '.join(c.name for c in pending)} (models loading)...", flush=True)
+            time.sleep(0.1)
+
+    # --- the whole thing ----------------------------------------------------------------------------------
+
+    def describe(self, endpoint: str, uids: dict[str, int]) -> dict:
+        r = self.running
+        names = self._names()
+        doc = {
+            "chain": {"endpoint": endpoint, "pid": r.chain.pid if r.chain else None},
+            "miners": [{"name": n, "uid": uids.get(self._hotkey(n)), "hotkey": self._hotkey(n),
+                        "endpoint": c.address, "pid": c.pid, "flavour": FLAVOURS[i % len(FLAVOURS)].description}
+                       for i, (n, c) in enumerate(zip(names["miners"], r.miners, strict=True))],
+            "validators": [{"name": n, "uid": uids.get(self._hotkey(n)), "hotkey": self._hotkey(n), "pid": c.pid}
+                           for n, c in zip(names["validators"], r.validators, strict=True)],
+            "demo": {"url": r.demo.address, "pid": r.demo.pid} if r.demo else None,
+            "wallet_path": str(self.wallet_root),
+            "logs": str(self.root / "logs"),
+        }
+        return doc
+
+    def _hotkey(self, name: str) -> str:
+        return self._wallet(name).hotkey_info().ss58_address
+
+    def stop(self) -> None:
+        for child in reversed(self.running.all()):
+            code = child.stop(self.settings.shutdown_timeout_s)
+            log.info("%s stopped (exit %s)", child.name, code)
+
+
+def print_table(doc: dict) -> None:
+    print("\nlocalnet is up:")
+    print(f"  chain      {doc['chain']['endpoint']}")
+    for v in doc["validators"]:
+        print(f"  uid {v['uid']:>3}  validator  {v['hotkey']}")
+    for m in doc["miners"]:
+        print(f"  uid {m['uid']:>3}  miner      {m['hotkey']}  {m['endpoint']}  ({m['flavour']})")
+    if doc["demo"]:
+        print(f"\n  chat with the top-ranked miner: {doc['demo']['url']}")
+    print(f"  logs: {doc['logs']}    stop: Ctrl-C\n", flush=True)
+
+
+def run(settings: LocalnetSettings) -> int:
+    """Run the local network until SIGINT/SIGTERM; return the exit code (0 on a clean stop)."""
+    net = Localnet(settings)
+    stop = {"now": False}
+
+    def request_stop(signum, frame) -> None:
+        stop["now"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"localnet in {net.root}", flush=True)
+        net.prepare()
+        endpoint = net.start_chain()
+        print(f"  ready: chain       {endpoint}", flush=True)
+        asyncio.run(net.register_all(endpoint))
+        net.start_miners(endpoint)
+        net.start_validators(endpoint)
+        if settings.demo:
+            net.start_demo(endpoint)
+        print(f"starting {settings.miners} miners and {settings.validators} validators with model "
+              f"{settings.model} (the first start loads the model in every process)...", flush=True)
+        net.wait_all_ready()
+        graph = asyncio.run(_metagraph(endpoint))
+        doc = net.describe(endpoint, {n.hotkey: n.uid for n in graph.neurons})
+        (net.root / "localnet.json").write_text(json.dumps(doc, indent=2) + "\n")
+        print_table(doc)
+        while not stop["now"]:
+            for child in net.running.all():
+                if not child.alive():
+                    print(f"{child.name} exited with code {child.popen.returncode}; see {net.root}/logs", flush=True)
+                    stop["now"] = True
+            time.sleep(0.2)
+        return 0
+    except ChildFailed as exc:
+        print(f"localnet: {exc}", flush=True)
+        return 1
+    finally:
+        print("stopping...", flush=True)
+        net.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def _metagraph(endpoint: str):
+    async with ChainClient(endpoint) as client:
+        return await client.metagraph()
