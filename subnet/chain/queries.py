@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consensus.emission import block_reward
+from consensus.emission import SUPPLY_CAP, block_reward, blocks_until_halving, next_halving_issuance
 from subnet.chain.state import ChainState, WeightRow
 from subnet.chain.store import Header
 from subnet.proto import subnet_pb2 as pb
@@ -15,6 +15,8 @@ def status(state: ChainState, head: Header, block_time_s: float) -> pb.ChainStat
         pending=ledger.pending, recycled=ledger.recycled, minted=ledger.minted, burn=state.burn,
         tempo=state.hyper.tempo, last_epoch_block=state.last_epoch_block, epoch_index=state.epoch_index,
         block_reward=block_reward(ledger.issuance), block_time_s=block_time_s, neurons=len(state.neurons),
+        next_halving_issuance=next_halving_issuance(ledger.issuance) if ledger.issuance < SUPPLY_CAP else SUPPLY_CAP,
+        blocks_until_halving=(blocks_until_halving(ledger.issuance) or 0) if ledger.issuance < SUPPLY_CAP else 0,
     )
 
 

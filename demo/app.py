@@ -1,0 +1,205 @@
+"""``subnet-demo``: chat with the top-ranked miner, the leaderboard, and the network's emission.
+
+    subnet-demo --chain.endpoint HOST:PORT --wallet.name W --wallet.hotkey H [--port 7860] [--host 127.0.0.1]
+
+The demo signs its queries with the wallet's hotkey: miners must admit it (their gateway allowlist). Each browser
+session is rate limited. Once serving it prints ``READY demo http://HOST:PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from demo.network import NetworkWatcher
+from demo.router import NoMinerAvailable, ranked_axons, stream_answer
+from subnet.auth.ratelimit import RateLimiter, RateLimitSettings
+from subnet.keys import Keypair
+from subnet.wallet import Wallet, default_wallet_root
+
+log = logging.getLogger("subnet.demo")
+UNITS_PER_TOKEN = 10**9
+
+NOTICE = ("Prompts are answered by third-party miners on the subnet: do not send anything private. "
+          "The answer comes from the serving miner with the highest incentive; if it fails, the next one answers.")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    chain_endpoint: str
+    wallet_name: str = "default"
+    wallet_hotkey: str = "default"
+    wallet_path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_new_tokens: int = 200
+    first_token_timeout_s: float = 20.0
+    total_timeout_s: float = 120.0
+    session_requests_per_minute: int = 10
+
+
+def _tokens(units: int) -> float:
+    return units / UNITS_PER_TOKEN
+
+
+def leaderboard(watcher: NetworkWatcher) -> pd.DataFrame:
+    graph = watcher.view.graph
+    columns = ["uid", "hotkey", "role", "stake", "incentive", "dividends", "emission", "trust", "model"]
+    if graph is None:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for i in range(graph.n):
+        role = "validator" if graph.validator_permit[i] else ("miner" if graph.axons[i].endpoint else "-")
+        rows.append([int(graph.uids[i]), graph.hotkeys[i], role, round(float(graph.S[i]), 4),
+                     round(float(graph.I[i]), 4), round(float(graph.D[i]), 4), round(_tokens(int(graph.E[i])), 6),
+                     round(float(graph.Tv[i]), 4), graph.axons[i].model_name])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def network_summary(watcher: NetworkWatcher) -> str:
+    s = watcher.view.status
+    if s is None:
+        return "Waiting for the chain..."
+    return (f"**Block** {s.block} · **tempo** {s.tempo} blocks · **epochs run** {s.epoch_index}  \n"
+            f"**Issuance** {_tokens(s.issuance):,.4f} of 21,000,000 tokens · **pending** {_tokens(s.pending):,.4f} · "
+            f"**recycled** {_tokens(s.recycled):,.4f}  \n"
+            f"**Block reward** {_tokens(s.block_reward):g} token · next halving at issuance "
+            f"{_tokens(s.next_halving_issuance):,.0f} tokens, in about {s.blocks_until_halving:,} blocks")
+
+
+def issuance_frame(watcher: NetworkWatcher) -> pd.DataFrame:
+    return pd.DataFrame([(b, _tokens(i)) for b, i in watcher.view.issuance], columns=["block", "issuance"])
+
+
+def emission_frame(watcher: NetworkWatcher) -> pd.DataFrame:
+    return pd.DataFrame([(b, f"uid {u}", _tokens(e)) for b, u, e in watcher.view.emission],
+                        columns=["block", "uid", "emission"])
+
+
+def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair) -> gr.Blocks:
+    limiter = RateLimiter(RateLimitSettings(base_burst_requests=settings.session_requests_per_minute,
+                                            burst_per_token_staked=0.0, refill_window_s=60.0))
+    limiter_lock = threading.Lock()
+
+    async def chat(message: str, history: list, request: gr.Request):
+        history = list(history or [])
+        message = (message or "").strip()
+        if not message:
+            yield history, "Type a message first.", ""
+            return
+        with limiter_lock:
+            wait_s = limiter.try_acquire(getattr(request, "session_hash", None) or "anonymous", 0)
+        if wait_s > 0:
+            yield history, f"Rate limit: try again in {wait_s:.0f} s.", message
+            return
+        turns = [{"role": m["role"], "content": _text(m["content"])} for m in history
+                 if m.get("role") in ("user", "assistant")]
+        turns.append({"role": "user", "content": message})
+        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        yield history, "Asking the top-ranked miner...", ""
+        try:
+            async for answer in stream_answer(ranked_axons(watcher.view.graph), gateway, turns,
+                                              max_new_tokens=settings.max_new_tokens,
+                                              first_token_timeout_s=settings.first_token_timeout_s,
+                                              total_timeout_s=settings.total_timeout_s):
+                history[-1] = {"role": "assistant", "content": answer.text}
+                info = f"Answered by uid {answer.uid} ({answer.hotkey})"
+                if answer.failed_over:
+                    info += f" after uid {', '.join(map(str, answer.failed_over))} failed"
+                if answer.done:
+                    info += f" · first token {answer.ttft_s:.2f} s · {answer.tokens_per_s:.1f} tokens/s"
+                yield history, info, ""
+        except NoMinerAvailable as exc:
+            history[-1] = {"role": "assistant", "content": "(no answer)"}
+            yield history, str(exc), ""
+
+    with gr.Blocks(title="Subnet demo") as app:
+        gr.Markdown("# Chat with the subnet's best model")
+        with gr.Tab("Chat"):
+            gr.Markdown(f"_{NOTICE}_")
+            chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chatbot")
+            answered_by = gr.Markdown("", elem_id="answered-by")
+            with gr.Row():
+                box = gr.Textbox(placeholder="Ask something...", show_label=False, scale=8, elem_id="prompt")
+                send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            send.click(chat, [box, chatbot], [chatbot, answered_by, box], api_name="chat")
+            box.submit(chat, [box, chatbot], [chatbot, answered_by, box], api_name=False)
+        with gr.Tab("Leaderboard"):
+            gr.Dataframe(value=lambda: leaderboard(watcher), every=gr.Timer(2.0), elem_id="leaderboard",
+                         interactive=False)
+        with gr.Tab("Network"):
+            gr.Markdown(value=lambda: network_summary(watcher), every=gr.Timer(2.0))
+            gr.LinePlot(value=lambda: issuance_frame(watcher), x="block", y="issuance", title="Total issuance (tokens)",
+                        every=gr.Timer(5.0))
+            gr.LinePlot(value=lambda: emission_frame(watcher), x="block", y="emission", color="uid",
+                        title="Emission per uid at each epoch (tokens)", every=gr.Timer(5.0))
+    return app
+
+
+def _text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # Gradio may hand back message parts
+        return " ".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content)
+
+
+def parse_args(argv: list[str] | None) -> DemoSettings:
+    p = argparse.ArgumentParser(prog="subnet-demo", description="Chat with the top-ranked miner of a subnet.")
+    p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
+                   default=os.environ.get("SUBNET_CHAIN_ENDPOINT", "127.0.0.1:9944"))
+    p.add_argument("--wallet.name", "--wallet-name", dest="wallet_name", default="default")
+    p.add_argument("--wallet.hotkey", "--wallet-hotkey", dest="wallet_hotkey", default="default")
+    p.add_argument("--wallet.path", "--wallet-path", dest="wallet_path", type=Path, default=None)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument("--session-requests-per-minute", type=int, default=10)
+    p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return DemoSettings(chain_endpoint=args.chain_endpoint, wallet_name=args.wallet_name,
+                        wallet_hotkey=args.wallet_hotkey, wallet_path=args.wallet_path, host=args.host, port=args.port,
+                        max_new_tokens=args.max_new_tokens,
+                        session_requests_per_minute=args.session_requests_per_minute)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    wallet = Wallet(name=settings.wallet_name, hotkey=settings.wallet_hotkey,
+                    root=settings.wallet_path or default_wallet_root())
+    try:
+        gateway = wallet.load_hotkey()
+    except Exception as exc:
+        print(f"subnet-demo: cannot load the gateway hotkey: {exc}", file=sys.stderr)
+        return 2
+    watcher = NetworkWatcher(settings.chain_endpoint)
+    watcher.start()
+    app = build_app(settings, watcher, gateway)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    app.queue(default_concurrency_limit=8)
+    _, local_url, _ = app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=True,
+                                 quiet=True, show_error=True, footer_links=["api"])
+    print(f"READY demo {local_url.rstrip('/')}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    app.close()
+    watcher.stop()
+    time.sleep(0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
