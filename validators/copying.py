@@ -1,19 +1,20 @@
-"""Copy detection: miners that return the same text for sampled requests share one answer's worth of reward.
+"""Copy detection: a miner that answers with another miner's text earns no more than that miner.
 
-The validator sends open challenges with sampling (temperature > 0) and a seed that differs per miner. Two
-independent miners then almost never produce the same non-trivial text, so identical answers (after a light
-normalisation that undoes trivial edits: case, whitespace, punctuation) mean the texts came from one source:
-a miner relaying another's answers, several hotkeys fronting one cached backend, or a miner ignoring the seed.
+The validator sends open challenges with sampling (temperature > 0) and a seed that differs per miner, so two
+independent miners almost never produce the same non-trivial text. A relay forwards its request to another
+miner, so its answer is that miner's output for the relay's seed, which the validator would never see. The
+validator therefore also sends some miners' exact requests (same prompt, same seed) to another miner as unscored
+probes: when a probe's answer equals the probed request's scored answer (after a light normalisation that undoes
+case, whitespace and punctuation edits), the two miners are linked. Identical text also arises with several
+hotkeys fronting one backend, or a miner ignoring the seed.
 
-The rule (:func:`apply_copy_penalty`): every member of a copy group gets the group's lowest reward divided by the
-group's size. Why this rule:
+The rule (:func:`apply_copy_penalty`): every member of a copy group is capped at the group's lowest reward.
 
-- No member earns more than any other, and the copier earns no more than the original.
-- The group as a whole earns at most what one miner would, so relaying or running many hotkeys over one
-  backend earns nothing extra (capping at the minimum alone would pay every sybil in full).
-- It does not guess who the source is. Latency cannot tell: a relay that caches answers is as fast as its
-  source. An honest miner cannot be dragged into a group against its will, because a copier never sees the
-  text the honest miner sent to the validator (that answer depends on a seed only the honest miner received).
+- No member earns more than any other, so the copier earns no more than the miner it copies.
+- It does not need to know who the source is (a relay's answer and its source's answer to the same probe are
+  the same text, so the evidence is symmetric).
+- It never takes from an honest miner more than the copier's own reward: two honest miners that run the very same
+  model and sampler would also match on a probe, and capping them at each other's reward changes almost nothing.
 
 All functions are pure and deterministic (groups come out sorted).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 _TOKEN_RE = re.compile(r"\w+")
@@ -70,6 +71,11 @@ def find_copy_groups(
                 for b in ordered[i + 1 :]:
                     pair_matches[(a, b)] += 1
 
+    return link_groups(pair for pair, count in pair_matches.items() if count >= settings.min_matches)
+
+
+def link_groups(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """Connected components (size >= 2) of the undirected links ``pairs``: disjoint, each sorted, list sorted."""
     parent: dict[int, int] = {}
 
     def root(x: int) -> int:
@@ -78,10 +84,9 @@ def find_copy_groups(
             x = parent[x]
         return x
 
-    for (a, b), count in pair_matches.items():
-        if count >= settings.min_matches:
-            ra, rb = root(a), root(b)
-            parent[max(ra, rb)] = min(ra, rb)
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        parent[max(ra, rb)] = min(ra, rb)
     components: dict[int, list[int]] = defaultdict(list)
     for uid in list(parent):
         components[root(uid)].append(uid)
@@ -89,11 +94,11 @@ def find_copy_groups(
 
 
 def apply_copy_penalty(rewards: Mapping[int, float], groups: Sequence[Sequence[int]]) -> dict[int, float]:
-    """Rewards after sharing: each member of a group gets ``min(group rewards) / len(group)``.
+    """Rewards after capping: each member of a group gets ``min(group rewards)``.
 
     Uids outside every group keep their reward. A group member missing from ``rewards`` counts as 0 (it earned
     nothing this step, so neither do the others). Guarantees: within a group all rewards are equal; no reward
-    increases; the group's total is at most its lowest member's original reward.
+    increases; no member earns more than the lowest member's original reward.
     """
     adjusted = dict(rewards)
     seen: set[int] = set()
@@ -104,7 +109,7 @@ def apply_copy_penalty(rewards: Mapping[int, float], groups: Sequence[Sequence[i
         if seen.intersection(members):
             raise ValueError(f"copy groups must be disjoint; uids {sorted(seen.intersection(members))} repeat")
         seen.update(members)
-        share = min(rewards.get(uid, 0.0) for uid in members) / len(members)
+        share = min(rewards.get(uid, 0.0) for uid in members)
         for uid in members:
             if uid in adjusted:
                 adjusted[uid] = share

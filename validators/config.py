@@ -1,0 +1,31 @@
+"""The validator's settings: one frozen dataclass, every field with a default and its unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ValidatorSettings:
+    chain_endpoint: str = "127.0.0.1:9944"
+    wallet_name: str = "default"
+    wallet_hotkey: str = "default"
+    wallet_path: Path | None = None
+    state_dir: Path = Path("~/.subnet/validator")
+    reference_model: str | None = "smollm2-135m"  # None: no reference model (exact challenges only, no spot checks)
+    device: str = "auto"
+    sample_size: int = 0  # miners queried per step; 0 = every serving miner
+    timeout_s: float = 30.0  # deadline of one query
+    step_interval_s: float = 10.0  # time between the starts of two steps
+    weights_check_interval_s: float = 2.0  # how often to check whether weights are due
+    n_exact: int = 2  # exact challenges per step
+    n_open: int = 1  # open challenges per step (they need the reference model)
+    probes_per_step: int = 2  # cross-probes for copy detection (see validators.copying)
+    verify_fraction: float = 0.5  # share of greedy answers re-checked by teacher forcing (needs the same model)
+    lie_penalty_steps: int = 20  # steps a miner caught lying scores 0
+    copy_memory_steps: int = 10  # steps a detected copy link keeps capping the pair
+    max_concurrent_queries: int = 32
+    seed: int | None = None  # base seed of the challenges; None = fresh randomness (a seed makes steps replayable)
+    version_key: int = 1
+    ema_alpha: float = 0.2

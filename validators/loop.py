@@ -1,0 +1,208 @@
+"""One validator: each step, challenge the serving miners, score their answers, spot-check them, and update
+the persistent scores; when due, put the scores on chain.
+
+``Validator.step`` never raises for anything a miner does: failed calls score 0. It raises only for problems of
+the validator itself (the chain unreachable), which the scheduler logs before the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from subnet.chain.client import ChainClient
+from subnet.keys import Keypair
+from subnet.metagraph import Axon, Metagraph
+from validators.challenges import Challenge, build_challenges, miner_seed
+from validators.config import ValidatorSettings
+from validators.copying import apply_copy_penalty, link_groups, normalise_for_copy
+from validators.querying import MinerClients, Outcome, Query, run_query
+from validators.reference import ReferenceModel
+from validators.rewards import RewardSettings, score_challenge, step_rewards
+from validators.setter import WeightSetter
+from validators.similarity import Embedder
+from validators.state import (
+    ScoreSettings,
+    ScoreState,
+    load_state,
+    penalise,
+    save_state,
+    scores_vector,
+    update,
+    weights_from_scores,
+)
+
+log = logging.getLogger(__name__)
+MIN_COPY_WORDS = 12
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    duration_s: float
+    queried: tuple[int, ...]
+    rewards: Mapping[int, float]
+    caught_lying: tuple[int, ...]
+    copy_groups: tuple[tuple[int, ...], ...]
+
+
+class Validator:
+    def __init__(self, settings: ValidatorSettings, hotkey: Keypair, *, reference: ReferenceModel | None,
+                 embedder: Embedder | None) -> None:
+        self.settings = settings
+        self.hotkey = hotkey
+        self.reference = reference
+        self.embedder = embedder
+        self.state_dir = Path(settings.state_dir).expanduser()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_path = self.state_dir / "scores.json"
+        self.state: ScoreState = load_state(self.state_path)
+        self.chain = ChainClient(settings.chain_endpoint, timeout_s=10, reconnect_budget_s=20)
+        self.clients = MinerClients(hotkey, settings.timeout_s)
+        self.setter = WeightSetter(self.chain, hotkey, self.state_dir, settings.version_key)
+        self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
+        self.reward_settings = RewardSettings()
+        self.copy_links: dict[tuple[int, int], int] = {}  # (uid, uid) -> last step it still caps
+        self.last_report: StepReport | None = None
+        self.overruns = 0  # steps that took longer than their budget
+
+    @property
+    def step_budget_s(self) -> float:
+        """A step must finish within the query deadline plus room for reference answers and spot checks."""
+        return self.settings.timeout_s + max(self.settings.step_interval_s, 30.0)
+
+    async def close(self) -> None:
+        await self.clients.close()
+        await self.chain.close()
+
+    # --- one step -------------------------------------------------------------------------------------
+
+    async def step(self) -> StepReport:
+        started = time.monotonic()
+        s = self.settings
+        step = self.state.step + 1
+        graph = await Metagraph.sync(self.chain)
+        rng = random.Random(f"{s.seed}:{step}" if s.seed is not None else os.urandom(16))
+        miners = [a for a in graph.serving() if a.hotkey != self.hotkey.ss58_address]
+        if s.sample_size and len(miners) > s.sample_size:
+            miners = rng.sample(miners, s.sample_size)
+        await self.clients.keep_only({(a.endpoint, a.hotkey) for a in graph.serving()})
+        challenges = build_challenges(rng, s.n_exact, s.n_open if self.reference and self.embedder else 0)
+        queries = [Query(a.uid, a.hotkey, a.endpoint, ch, miner_seed(ch.seed, a.hotkey)) for ch in challenges
+                   for a in miners]
+        queries += self._probes(rng, miners, challenges)
+
+        references = asyncio.gather(*(asyncio.to_thread(self.reference.answer, ch.messages, ch.max_new_tokens)
+                                      for ch in challenges if ch.kind == "open")) if self.reference else None
+        semaphore = asyncio.Semaphore(s.max_concurrent_queries)
+        outcomes = await asyncio.gather(*(run_query(self.clients, q, semaphore, s.timeout_s) for q in queries))
+        reference_texts = iter(await references) if references is not None else iter(())
+        refs = {ch.id: next(reference_texts) for ch in challenges if ch.kind == "open"}
+
+        scored = [o for o in outcomes if o.query.probe_of is None]
+        per_challenge = []
+        for ch in challenges:
+            responses = {o.query.uid: o.response for o in scored if o.query.challenge.id == ch.id}
+            kwargs = {"reference": refs[ch.id], "similarity": self.embedder.similarity} if ch.kind == "open" else {}
+            per_challenge.append(score_challenge(ch, responses, deadline_s=s.timeout_s,
+                                                 settings=self.reward_settings, **kwargs))
+        uids = [a.uid for a in miners]
+        rewards = step_rewards(per_challenge, uids)
+        groups = self._copy_groups(step, outcomes)
+        rewards = apply_copy_penalty(rewards, groups)
+
+        liars = await self._spot_check(rng, graph, scored)
+        state = self.state
+        for uid in liars:
+            state = penalise(state, uid, graph.hotkeys[uid], from_step=step, duration_steps=s.lie_penalty_steps)
+            rewards[uid] = 0.0
+        hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
+        self.state = update(state, step, rewards, hotkeys, self.score_settings)
+        await asyncio.to_thread(save_state, self.state, self.state_path)
+
+        duration = time.monotonic() - started
+        if duration > self.step_budget_s:
+            self.overruns += 1
+            log.warning("step %d took %.1fs, over its budget of %.1fs", step, duration, self.step_budget_s)
+        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(groups))
+        self.last_report = report
+        log.info("step %d: %d miners in %.1fs; rewards %s%s%s", step, len(uids), duration,
+                 {u: round(r, 3) for u, r in sorted(rewards.items())},
+                 f"; caught lying: {list(liars)}" if liars else "", f"; copies: {groups}" if groups else "")
+        return report
+
+    def _probes(self, rng: random.Random, miners: list[Axon], challenges: list[Challenge]) -> list[Query]:
+        """Repeat some miners' exact sampled requests to another miner (unscored), for copy detection."""
+        sampled = [ch for ch in challenges if ch.temperature > 0]
+        if len(miners) < 2 or not sampled:
+            return []
+        probes = []
+        for _ in range(self.settings.probes_per_step):
+            source, target = rng.sample(miners, 2)
+            ch = rng.choice(sampled)
+            probes.append(Query(target.uid, target.hotkey, target.endpoint, ch, miner_seed(ch.seed, source.hotkey),
+                                probe_of=source.uid))
+        return probes
+
+    def _copy_groups(self, step: int, outcomes: list[Outcome]) -> list[tuple[int, ...]]:
+        """Link miners whose probe answer equals the probed miner's scored answer; links last a few steps."""
+        answers: dict[tuple[str, int], str] = {}
+        for o in outcomes:
+            if o.query.probe_of is None and o.response.error is None:
+                answers[(o.query.challenge.id, o.query.uid)] = normalise_for_copy(o.response.text)
+        for o in outcomes:
+            source = o.query.probe_of
+            if source is None or o.response.error is not None:
+                continue
+            original = answers.get((o.query.challenge.id, source), "")
+            probe = normalise_for_copy(o.response.text)
+            if original and probe == original and len(probe.split()) >= MIN_COPY_WORDS:
+                self.copy_links[tuple(sorted((source, o.query.uid)))] = step + self.settings.copy_memory_steps
+        self.copy_links = {pair: until for pair, until in self.copy_links.items() if until >= step}
+        return link_groups(self.copy_links)
+
+    async def _spot_check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome]) -> list[int]:
+        """Teacher-force a share of the answers of miners that committed to our reference model."""
+        if self.reference is None:
+            return []
+        ours = self.reference.weights_sha256
+        caught: dict[int, str] = {}
+        by_uid: dict[int, list[Outcome]] = defaultdict(list)
+        for o in scored:
+            if o.response.error is None and o.token_ids:
+                by_uid[o.query.uid].append(o)
+        for uid, answers in by_uid.items():
+            committed = graph.axons[uid].model_hash
+            if committed != ours:
+                continue  # we cannot check a model we do not hold
+            for o in answers:
+                if o.model_hash and o.model_hash != committed:
+                    caught[uid] = "its answer names another model than its commitment"
+                    break
+                if rng.random() >= self.settings.verify_fraction:
+                    continue
+                verdict = await asyncio.to_thread(self.reference.verify, o.query.challenge.messages, o.token_ids,
+                                                  o.logprobs, greedy=o.query.challenge.temperature == 0)
+                if not verdict.ok:
+                    caught[uid] = verdict.reason
+                    break
+        for uid, reason in caught.items():
+            log.warning("uid %d caught lying: %s", uid, reason)
+        return sorted(caught)
+
+    # --- weights --------------------------------------------------------------------------------------
+
+    async def maybe_set_weights(self) -> str:
+        graph = await Metagraph.sync(self.chain)
+        weights = weights_from_scores(scores_vector(self.state, graph.n, step=self.state.step + 1))
+        result = await self.setter.maybe_set(graph, weights)
+        if result not in ("not due", "no scores yet"):
+            log.info("weights: %s", result)
+        return result

@@ -1,0 +1,131 @@
+"""``subnet-validator``: score the subnet's miners and set weights.
+
+    subnet-validator --wallet.name W --wallet.hotkey H --chain.endpoint HOST:PORT [--sample-size N]
+                     [--timeout-s S] [--state-dir DIR] [--reference-model smollm2-135m|PATH|none]
+
+APScheduler runs two jobs: a step every ``--step-interval-s`` (never two at once) and a weights check every
+``--weights-check-interval-s``. Scores persist in DIR/scores.json after every step, so a restart resumes them.
+Once running it prints ``READY validator <hotkey>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import UTC
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from subnet.errors import SubnetError
+from subnet.wallet import Wallet, default_wallet_root
+from validators.config import ValidatorSettings
+from validators.loop import Validator
+
+log = logging.getLogger("subnet.validator")
+
+
+def parse_args(argv: list[str] | None) -> ValidatorSettings:
+    d = ValidatorSettings()
+    p = argparse.ArgumentParser(prog="subnet-validator", description="Score the subnet's miners and set weights.")
+    p.add_argument("--wallet.name", "--wallet-name", dest="wallet_name", default=os.environ.get("SUBNET_WALLET_NAME",
+                                                                                                "default"))
+    p.add_argument("--wallet.hotkey", "--wallet-hotkey", dest="wallet_hotkey",
+                   default=os.environ.get("SUBNET_WALLET_HOTKEY", "default"))
+    p.add_argument("--wallet.path", "--wallet-path", dest="wallet_path", type=Path, default=None)
+    p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
+                   default=os.environ.get("SUBNET_CHAIN_ENDPOINT", d.chain_endpoint))
+    p.add_argument("--sample-size", type=int, default=d.sample_size, help="miners per step (0 = all)")
+    p.add_argument("--timeout-s", type=float, default=d.timeout_s, help="deadline of one query")
+    p.add_argument("--step-interval-s", type=float, default=d.step_interval_s)
+    p.add_argument("--weights-check-interval-s", type=float, default=d.weights_check_interval_s)
+    p.add_argument("--state-dir", type=Path, default=d.state_dir)
+    p.add_argument("--reference-model", default=d.reference_model,
+                   help="smollm2-135m, tiny, a model path, or 'none' (exact challenges only, no spot checks)")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--n-exact", type=int, default=d.n_exact)
+    p.add_argument("--n-open", type=int, default=d.n_open)
+    p.add_argument("--verify-fraction", type=float, default=d.verify_fraction)
+    p.add_argument("--seed", type=int, default=None, help="base seed of the challenges (replayable steps)")
+    p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
+    a = p.parse_args(argv)
+    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    reference = None if a.reference_model in (None, "", "none") else a.reference_model
+    return ValidatorSettings(
+        chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
+        wallet_path=a.wallet_path, state_dir=a.state_dir, reference_model=reference, device=a.device,
+        sample_size=a.sample_size, timeout_s=a.timeout_s, step_interval_s=a.step_interval_s,
+        weights_check_interval_s=a.weights_check_interval_s, n_exact=a.n_exact, n_open=a.n_open,
+        verify_fraction=a.verify_fraction, seed=a.seed,
+    )
+
+
+def build_validator(settings: ValidatorSettings) -> Validator:
+    from validators.reference import ReferenceModel
+    from validators.similarity import Embedder
+
+    wallet = Wallet(name=settings.wallet_name, hotkey=settings.wallet_hotkey,
+                    root=settings.wallet_path or default_wallet_root())
+    hotkey = wallet.load_hotkey()
+    reference = embedder = None
+    if settings.reference_model:
+        print(f"loading reference model {settings.reference_model}...", flush=True)
+        reference = ReferenceModel.load(settings.reference_model, device=settings.device)
+        print("loading sentence embeddings...", flush=True)
+        embedder = Embedder.load()
+    return Validator(settings, hotkey, reference=reference, embedder=embedder)
+
+
+async def run(settings: ValidatorSettings) -> None:
+    validator = await asyncio.to_thread(build_validator, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def step_job() -> None:
+        try:
+            await validator.step()
+        except Exception:  # the validator's own trouble (e.g. chain down): log it, the next step retries
+            log.exception("step failed")
+
+    async def weights_job() -> None:
+        try:
+            await validator.maybe_set_weights()
+        except Exception:
+            log.exception("weights check failed")
+
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(step_job, "interval", seconds=settings.step_interval_s, max_instances=1, coalesce=True,
+                      misfire_grace_time=None, next_run_time=_now())
+    scheduler.add_job(weights_job, "interval", seconds=settings.weights_check_interval_s, max_instances=1,
+                      coalesce=True, misfire_grace_time=None)
+    scheduler.start()
+    print(f"READY validator {validator.hotkey.ss58_address}", flush=True)
+    await stop.wait()
+    scheduler.shutdown(wait=False)
+    await validator.close()
+
+
+def _now():
+    from datetime import datetime
+
+    return datetime.now(UTC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    try:
+        asyncio.run(run(settings))
+    except SubnetError as exc:
+        print(f"subnet-validator: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Send one challenge to one miner through the signed client and record what came back.
+
+A failed call is an expected outcome, not an exception: it becomes a ``Response.failed`` with a short reason
+(timeout, refused, unavailable, unsigned...). The response's signature is verified by the client before the
+answer is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import grpc
+
+from subnet.client import MinerClient
+from subnet.errors import ResponseVerificationError
+from subnet.keys import Keypair
+from subnet.proto import subnet_pb2 as pb
+from validators.challenges import Challenge
+from validators.rewards import Response
+
+
+@dataclass(frozen=True)
+class Query:
+    uid: int
+    hotkey: str
+    endpoint: str
+    challenge: Challenge
+    seed: int
+    probe_of: int | None = None  # a copy-detection probe: the uid whose exact request this repeats
+
+
+@dataclass(frozen=True)
+class Outcome:
+    query: Query
+    response: Response
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()
+    model_hash: str = ""
+
+
+@dataclass
+class MinerClients:
+    """One signed client per (endpoint, hotkey), reused across steps; channels reconnect by themselves."""
+
+    keypair: Keypair
+    timeout_s: float
+    _clients: dict[tuple[str, str], MinerClient] = field(default_factory=dict)
+
+    def get(self, endpoint: str, hotkey: str) -> MinerClient:
+        key = (endpoint, hotkey)
+        if key not in self._clients:
+            self._clients[key] = MinerClient.connect(endpoint, keypair=self.keypair, receiver_ss58=hotkey,
+                                                     default_timeout_s=self.timeout_s)
+        return self._clients[key]
+
+    async def keep_only(self, live: set[tuple[str, str]]) -> None:
+        for key in [k for k in self._clients if k not in live]:
+            await self._clients.pop(key).close()
+
+    async def close(self) -> None:
+        await self.keep_only(set())
+
+
+def request_of(query: Query) -> pb.GenerateRequest:
+    ch = query.challenge
+    return pb.GenerateRequest(messages=[pb.ChatMessage(role=m["role"], content=m["content"]) for m in ch.messages],
+                              max_new_tokens=ch.max_new_tokens, temperature=ch.temperature, top_p=1.0,
+                              seed=query.seed, request_id=f"{ch.id}/{query.uid}")
+
+
+async def run_query(clients: MinerClients, query: Query, semaphore: asyncio.Semaphore, timeout_s: float) -> Outcome:
+    async with semaphore:
+        started = time.monotonic()
+        try:
+            client = clients.get(query.endpoint, query.hotkey)
+            reply = await client.generate(request_of(query), timeout_s=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            reason = "timeout" if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else exc.code().name.lower()
+            return Outcome(query, Response.failed(reason))
+        except ResponseVerificationError:
+            return Outcome(query, Response.failed("bad response signature"))
+        except (OSError, ValueError) as exc:
+            return Outcome(query, Response.failed(f"error: {exc}"))
+        latency_s = time.monotonic() - started
+    return Outcome(query, Response(text=reply.text, latency_s=latency_s, n_tokens=len(reply.token_ids)),
+                   tuple(reply.token_ids), tuple(reply.logprobs), reply.model.weights_sha256)

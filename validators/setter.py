@@ -1,0 +1,113 @@
+"""Put the validator's scores on chain: ``set_weights``, or commit then reveal when the subnet uses commit-reveal.
+
+Weights are set at most every ``max(weights_rate_limit, tempo // 2)`` blocks (twice per tempo, so every epoch
+sees fresh weights whatever its phase). A refused or failed transaction is logged and retried at the next check;
+the scores are never touched. Pending commits (with their salts) are persisted so a restart can still reveal them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from consensus.weights import weights_to_u16
+from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
+from subnet.chain.commit import commit_hash
+from subnet.keys import Keypair
+from subnet.metagraph import Metagraph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingCommit:
+    uids: list[int]
+    values: list[int]
+    salt_hex: str
+    version_key: int
+    epoch: int
+
+
+class WeightSetter:
+    def __init__(self, chain: ChainClient, hotkey: Keypair, state_dir: Path, version_key: int) -> None:
+        self.chain = chain
+        self.hotkey = hotkey
+        self.path = state_dir / "commits.json"
+        self.version_key = version_key
+        self.pending = self._load()
+        self.last_result = ""
+
+    def _load(self) -> list[PendingCommit]:
+        if not self.path.exists():
+            return []
+        return [PendingCommit(**c) for c in json.loads(self.path.read_text())]
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(c) for c in self.pending]))
+        os.replace(tmp, self.path)
+
+    async def maybe_set(self, graph: Metagraph, weights: np.ndarray) -> str:
+        """Set (or commit/reveal) ``weights`` (n,) when due. Returns what happened, for logs and tests."""
+        try:
+            result = await self._maybe_set(graph, weights)
+        except TransactionRefused as exc:
+            result = f"refused ({exc.reason}): {exc.message}; retrying at the next check"
+            log.warning("weights %s", result)
+        except ChainUnavailable as exc:
+            result = f"chain unavailable: {exc}; retrying at the next check"
+            log.warning("weights %s", result)
+        self.last_result = result
+        return result
+
+    async def _maybe_set(self, graph: Metagraph, weights: np.ndarray) -> str:
+        me = graph.uid_of(self.hotkey.ss58_address)
+        if me is None:
+            return "not registered"
+        if not graph.validator_permit[me]:
+            return "no validator permit yet (it comes with stake, at an epoch)"
+        hyper = await self.chain.hyperparameters()
+        status = await self.chain.status()
+        if self.pending and hyper["commit_reveal"]:
+            revealed = await self._reveal_due(status.epoch_index, hyper["reveal_period_epochs"])
+            if revealed:
+                return revealed
+        interval = max(hyper["weights_rate_limit"], hyper["tempo"] // 2, 1)
+        if status.block - int(graph.last_update[me]) < interval:
+            return "not due"
+        row = weights.copy()
+        row[me] = 0.0  # the chain ignores self-weights anyway
+        if row.sum() <= 0:
+            return "no scores yet"
+        uids = [u for u in range(graph.n) if u != me]
+        values = weights_to_u16(row[uids])
+        version = max(self.version_key, hyper["weights_version_key"])
+        if hyper["commit_reveal"]:
+            salt = secrets.token_bytes(16)
+            await self.chain.commit_weights(self.hotkey, commit_hash(self.hotkey.ss58_address, uids, values, salt,
+                                                                     version))
+            self.pending.append(PendingCommit(uids, values, salt.hex(), version, status.epoch_index))
+            self._save()
+            return f"committed {len(uids)} weights at epoch {status.epoch_index}"
+        result = await self.chain.set_weights(self.hotkey, uids, values, version)
+        return f"set {len(uids)} weights in block {result.block}"
+
+    async def _reveal_due(self, epoch: int, reveal_period: int) -> str:
+        for commit in list(self.pending):
+            if epoch > commit.epoch + reveal_period + 1:
+                self.pending.remove(commit)  # expired: the chain would refuse it
+                self._save()
+                continue
+            if epoch >= commit.epoch + reveal_period:
+                await self.chain.reveal_weights(self.hotkey, commit.uids, commit.values, bytes.fromhex(commit.salt_hex),
+                                                commit.version_key)
+                self.pending.remove(commit)
+                self._save()
+                return f"revealed the weights committed at epoch {commit.epoch}"
+        return ""
