@@ -1,2 +1,47 @@
 """The network: identity (keys, wallets), the gRPC wire protocol and its signing, the chain node and client,
 the metagraph, configuration and the ``subnet`` CLI."""
+
+from __future__ import annotations
+
+import importlib
+
+# Public names, imported on first use (PEP 562) so that importing ``subnet`` stays cheap and does nothing.
+_EXPORTS = {
+    "Keypair": "subnet.keys",
+    "Wallet": "subnet.wallet",
+    "MinerClient": "subnet.client",
+    "Signed": "subnet.client",
+    "StreamCall": "subnet.client",
+    "create_server": "subnet.server",
+    "service": "subnet.server",
+    "AccessPolicy": "subnet.auth.policy",
+    "AllowAll": "subnet.auth.policy",
+    "Decision": "subnet.auth.policy",
+    "MetagraphPolicy": "subnet.auth.policy",
+    "NeuronAccess": "subnet.auth.policy",
+    "AuthSettings": "subnet.auth.settings",
+    "MethodAuth": "subnet.auth.settings",
+    "RESTRICTED": "subnet.auth.settings",
+    "SIGNED": "subnet.auth.settings",
+    "OPEN": "subnet.auth.settings",
+    "PASSTHROUGH": "subnet.auth.settings",
+    "RateLimitSettings": "subnet.auth.ratelimit",
+    "ResponseProof": "subnet.auth.wire",
+    "CallerInfo": "subnet.auth.server_interceptor",
+    "current_caller": "subnet.auth.server_interceptor",
+    "SubnetError": "subnet.errors",
+    "WalletError": "subnet.errors",
+    "WrongPasswordError": "subnet.errors",
+    "ResponseVerificationError": "subnet.errors",
+    "UnsignedResponseError": "subnet.errors",
+    "BadResponseSignatureError": "subnet.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'subnet' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

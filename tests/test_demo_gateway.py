@@ -15,8 +15,11 @@ from subnet.keys import Keypair
 from subnet.server import service
 from subnet.testing import EchoMiner, serving
 from subnet.wallet import Wallet
+from tests.browser import chat_and_read_leaderboard
 from tests.chain_fixtures import DevKeys, start_chain
 from tests.proc import Proc, command, free_port
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 async def test_demo_chats_through_the_best_live_miner(tmp_path: Path) -> None:
@@ -50,6 +53,12 @@ async def test_demo_chats_through_the_best_live_miner(tmp_path: Path) -> None:
             assert box == ""
             # The miner saw the gateway as the caller, admitted by the allowlist.
             assert echo.callers and echo.callers[-1].caller_ss58 == gateway.ss58_address
+            # The same through a real browser.
+            chat = await asyncio.to_thread(chat_and_read_leaderboard, url, "streaming through chromium works",
+                                           ARTIFACTS / "demo-gateway")
+            assert "streaming through chromium works" in chat.answer
+            assert "uid 2" in chat.answered_by
+            assert alive.ss58_address[:12] in chat.leaderboard and dead.ss58_address[:12] in chat.leaderboard
     finally:
         if demo is not None:
             assert demo.stop() == 0
