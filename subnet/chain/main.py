@@ -103,6 +103,7 @@ def parse_args(argv: list[str] | None) -> ChainSettings:
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every block at INFO
     if args.block_time_s <= 0:
         p.error("--block-time-s must be positive")
     return ChainSettings(data_dir=args.data_dir, genesis_path=args.genesis, host=args.host, port=args.port,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,7 @@ class ChainNode:
             queued, self._queue = self._queue, []
             self._queued_hashes.clear()
         for _, future in queued:
-            future.set_exception(NodeStopping("the chain node stopped before including this transaction; resubmit"))
+            _settle(future, error=NodeStopping("the chain node stopped before including this transaction; resubmit"))
         self.store.close()
 
     # --- submission --------------------------------------------------------------------------------------
@@ -161,15 +161,26 @@ class ChainNode:
                 self.store.commit_block(header, records_out, upserts, deletes)
             except BaseException as exc:
                 for _, future in batch:
-                    future.set_exception(NodeStopping(f"block {header.height} could not be written: {exc}"))
+                    _settle(future, error=NodeStopping(f"block {header.height} could not be written: {exc}"))
                 raise
             self.state, self._records, self.head = state, records, header
         for (_, future), rec in zip(batch, records_out, strict=True):
-            future.set_result(TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
+            _settle(future, result=TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
         if outcome.epoch is not None:
             log.info("block %d: epoch paid %d units (owner cut %d)", header.height, outcome.epoch.paid,
                      outcome.epoch.owner_cut)
         return header
+
+
+def _settle(future: Future[TxOutcome], *, result: TxOutcome | None = None, error: Exception | None = None) -> None:
+    """Answer a submitter, unless it stopped waiting (its call was cancelled): the block stands either way."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled by the waiting call, possibly from another thread
+        pass
 
 
 def verify_header_chain(store: ChainStore) -> int:
