@@ -132,10 +132,13 @@ async def announce(chain: ChainClient, hotkey, endpoint: str, identity: ModelIde
             raise MinerStartupError(f"the chain refused the serve transaction: {exc}") from None
 
 
-async def run(s: MinerSettings) -> None:
+async def run(s: MinerSettings, generator: Generator | None = None) -> None:
+    """Serve until SIGINT/SIGTERM. ``generator`` replaces the one ``s.model`` names (tests run real miners
+    with deliberately faulty generators this way)."""
     wallet = Wallet(name=s.wallet_name, hotkey=s.wallet_hotkey, root=s.wallet_path or default_wallet_root())
     hotkey = wallet.load_hotkey()
-    generator = await asyncio.to_thread(load_generator, s)
+    if generator is None:
+        generator = await asyncio.to_thread(load_generator, s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

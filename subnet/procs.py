@@ -29,7 +29,7 @@ def command_path(name: str) -> str:
 
 class Child:
     def __init__(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, cwd: Path | None = None) -> None:
         self.name = name
         self.argv = list(argv)
         self.lines: list[str] = []
@@ -39,7 +39,7 @@ class Child:
         child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", **(env or {})}
         # A session of its own, so a Ctrl-C in the terminal reaches only the parent, which stops children in order.
         self.popen = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env=child_env, start_new_session=True)
+                                      env=child_env, start_new_session=True, cwd=cwd)
         self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
         self._reader.start()
 

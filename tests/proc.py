@@ -19,8 +19,9 @@ def free_port() -> int:
 class Proc(Child):
     """A ``Child`` named after its command, with the READY address as ``endpoint``."""
 
-    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
-        super().__init__(Path(argv[0]).name, argv, env=env, log_path=log_path)
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None, log_path: Path | None = None,
+                 cwd: Path | None = None) -> None:
+        super().__init__(Path(argv[0]).name, argv, env=env, log_path=log_path, cwd=cwd)
 
     @property
     def endpoint(self) -> str:

@@ -21,6 +21,7 @@ class ValidatorSettings:
     weights_check_interval_s: float = 2.0  # how often to check whether weights are due
     n_exact: int = 2  # exact challenges per step
     n_open: int = 1  # open challenges per step (they need the reference model)
+    open_temperature: float = 0.7  # sampling temperature of open challenges (0: greedy, scored against the reference)
     probes_per_step: int = 2  # cross-probes for copy detection (see validators.copying)
     verify_fraction: float = 0.5  # share of greedy answers re-checked by teacher forcing (needs the same model)
     lie_penalty_steps: int = 20  # steps a miner caught lying scores 0

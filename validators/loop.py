@@ -20,7 +20,7 @@ from pathlib import Path
 from subnet.chain.client import ChainClient
 from subnet.keys import Keypair
 from subnet.metagraph import Axon, Metagraph
-from validators.challenges import Challenge, build_challenges, miner_seed
+from validators.challenges import Challenge, ChallengeSettings, build_challenges, miner_seed
 from validators.config import ValidatorSettings
 from validators.copying import apply_copy_penalty, link_groups, normalise_for_copy
 from validators.querying import MinerClients, Outcome, Query, run_query
@@ -94,7 +94,8 @@ class Validator:
         if s.sample_size and len(miners) > s.sample_size:
             miners = rng.sample(miners, s.sample_size)
         await self.clients.keep_only({(a.endpoint, a.hotkey) for a in graph.serving()})
-        challenges = build_challenges(rng, s.n_exact, s.n_open if self.reference and self.embedder else 0)
+        challenges = build_challenges(rng, s.n_exact, s.n_open if self.reference and self.embedder else 0,
+                                      ChallengeSettings(open_temperature=s.open_temperature))
         queries = [Query(a.uid, a.hotkey, a.endpoint, ch, miner_seed(ch.seed, a.hotkey)) for ch in challenges
                    for a in miners]
         queries += self._probes(rng, miners, challenges)
@@ -139,8 +140,12 @@ class Validator:
         return report
 
     def _probes(self, rng: random.Random, miners: list[Axon], challenges: list[Challenge]) -> list[Query]:
-        """Repeat some miners' exact sampled requests to another miner (unscored), for copy detection."""
-        sampled = [ch for ch in challenges if ch.temperature > 0]
+        """Repeat some miners' exact open requests (same seed) to another miner, unscored, for copy detection.
+
+        Sampled requests make a match strong evidence of relaying; greedy ones also match between miners that run
+        the very same model, which the copy rule (cap at the group's minimum) leaves practically unharmed.
+        """
+        sampled = [ch for ch in challenges if ch.kind == "open"]
         if len(miners) < 2 or not sampled:
             return []
         probes = []

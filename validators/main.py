@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     p.add_argument("--device", default=d.device)
     p.add_argument("--n-exact", type=int, default=d.n_exact)
     p.add_argument("--n-open", type=int, default=d.n_open)
+    p.add_argument("--open-temperature", type=float, default=d.open_temperature)
     p.add_argument("--verify-fraction", type=float, default=d.verify_fraction)
     p.add_argument("--seed", type=int, default=None, help="base seed of the challenges (replayable steps)")
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
@@ -61,11 +62,13 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
         wallet_path=a.wallet_path, state_dir=a.state_dir, reference_model=reference, device=a.device,
         sample_size=a.sample_size, timeout_s=a.timeout_s, step_interval_s=a.step_interval_s,
         weights_check_interval_s=a.weights_check_interval_s, n_exact=a.n_exact, n_open=a.n_open,
+        open_temperature=a.open_temperature,
         verify_fraction=a.verify_fraction, seed=a.seed,
     )
 
 
-def build_validator(settings: ValidatorSettings) -> Validator:
+def load_parts(settings: ValidatorSettings):
+    """The slow parts (keys, models), loaded off the event loop."""
     from validators.reference import ReferenceModel
     from validators.similarity import Embedder
 
@@ -78,11 +81,12 @@ def build_validator(settings: ValidatorSettings) -> Validator:
         reference = ReferenceModel.load(settings.reference_model, device=settings.device)
         print("loading sentence embeddings...", flush=True)
         embedder = Embedder.load()
-    return Validator(settings, hotkey, reference=reference, embedder=embedder)
+    return hotkey, reference, embedder
 
 
 async def run(settings: ValidatorSettings) -> None:
-    validator = await asyncio.to_thread(build_validator, settings)
+    hotkey, reference, embedder = await asyncio.to_thread(load_parts, settings)
+    validator = Validator(settings, hotkey, reference=reference, embedder=embedder)  # gRPC channels: on the loop
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
