@@ -44,9 +44,9 @@ class MinerFlavour:
 
 # Miner i gets flavour i % len(FLAVOURS): the same weights served in different ways.
 FLAVOURS = (
-    MinerFlavour("the model as asked (greedy when asked for greedy)"),
-    MinerFlavour("adds sampling noise: temperature never below 1.0", ("--temperature-floor", "1.0")),
-    MinerFlavour("a smaller model from the same weights: first half of the layers", ("--layers-fraction", "0.5")),
+    MinerFlavour("the full model"),
+    MinerFlavour("the full model, answers cut at 24 tokens", ("--max-new-tokens", "24")),
+    MinerFlavour("a smaller model from the same weights: the first half of the layers", ("--layers-fraction", "0.5")),
 )
 
 
@@ -175,7 +175,9 @@ class Localnet:
             self.running.validators.append(self._child(name, [
                 command_path("subnet-validator"), "--wallet.name", name, "--wallet.hotkey", "default",
                 "--chain.endpoint", endpoint, "--state-dir", str(self.root / name),
-                "--reference-model", self.settings.model]))
+                "--reference-model", self.settings.model,
+                # Greedy open prompts scored against the validators' own model: a reproducible ranking.
+                "--open-temperature", "0", "--step-interval-s", str(max(2.0, 2 * self.settings.block_time_s))]))
 
     def start_demo(self, endpoint: str) -> None:
         self.running.demo = self._child("demo", [
