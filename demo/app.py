@@ -59,7 +59,8 @@ def leaderboard(watcher: NetworkWatcher) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     rows = []
     for i in range(graph.n):
-        role = "miner" if graph.axons[i].endpoint else ("validator" if graph.validator_permit[i] else "-")
+        role = ("owner" if graph.hotkeys[i] == graph.owner_hotkey else "miner" if graph.axons[i].endpoint
+                    else "validator" if graph.validator_permit[i] else "-")
         rows.append([int(graph.uids[i]), graph.hotkeys[i], role, round(float(graph.S[i]), 4),
                      round(float(graph.I[i]), 4), round(float(graph.D[i]), 4), round(_tokens(int(graph.E[i])), 6),
                      round(float(graph.Tv[i]), 4), graph.axons[i].model_name])

@@ -221,7 +221,8 @@ def cmd_metagraph(args: argparse.Namespace) -> int:
         print(f"{'uid':>4} {'hotkey':<12} {'role':<9} {'stake':>14} {'incentive':>9} {'dividends':>9} "
               f"{'trust':>6} {'emission':>14}  endpoint / model")
         for i in range(graph.n):
-            role = "miner" if graph.axons[i].endpoint else ("validator" if graph.validator_permit[i] else "-")
+            role = ("owner" if graph.hotkeys[i] == graph.owner_hotkey else "miner" if graph.axons[i].endpoint
+                    else "validator" if graph.validator_permit[i] else "-")
             print(f"{i:>4} {graph.hotkeys[i][:10] + '..':<12} {role:<9} {tokens(int(graph.stake_units[i])):>14} "
                   f"{graph.I[i]:>9.4f} {graph.D[i]:>9.4f} {graph.Tv[i]:>6.3f} {tokens(int(graph.E[i])):>14}  "
                   f"{graph.axons[i].endpoint} {graph.axons[i].model_name}")
