@@ -1,0 +1,151 @@
+"""Miner serving throughput with SmolLM2-135M on this machine, as ratios to the single stream.
+
+Run: .venv/bin/python bench/bench_miner.py [--model smollm2-135m] [--dtype auto] [--window-s 20]
+Goals: aggregate tokens/s at 8 concurrent streams >= 5x one stream; time to first token at 8 <= 2x one.
+
+A "stream" is a client sending greedy chat requests back to back (at most 64 new tokens each); clients
+start out of phase, as real traffic is, so newcomers join a running batch. Figures are taken over a
+steady-state window (ramp-up and drain excluded). The single stream is also compared
+with the memory-bandwidth bound: every decode step reads all weights once, so tokens/s <= bandwidth /
+weight bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from miners.backend import Completion, GenerationRequest, SamplingParams
+from miners.engine import Engine, EngineSettings
+from miners.transformers_backend import TransformersBackend
+from subnet.models import DEFAULT_CACHE_DIR, ChatMessage
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "Explain photosynthesis in two sentences.",
+    "Write a short poem about autumn leaves.",
+    "List three uses of a paperclip.",
+    "Why is the sky blue?",
+    "Give me a recipe idea with eggs and spinach.",
+    "What does a compiler do?",
+    "Describe the water cycle briefly.",
+]
+NEW_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    streams: int
+    tokens_per_s: float  # generated tokens per second in the steady window
+    ttft_s: list[float]  # of the requests submitted in the steady window
+    decode_tokens_per_s: float  # per stream, decode steps only (prefill excluded)
+
+
+def read_bandwidth_gb_s() -> float:
+    """Best-of-5 read bandwidth: summing a 256 MiB float32 tensor (far larger than any CPU cache)."""
+    data = torch.ones(64 * 2**20, dtype=torch.float32)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        data.sum()
+        best = min(best, time.perf_counter() - start)
+    return data.numel() * 4 / best / 1e9
+
+
+def request(i: int) -> GenerationRequest:
+    question = QUESTIONS[i % len(QUESTIONS)]
+    return GenerationRequest(
+        messages=(ChatMessage("user", question),), sampling=SamplingParams(max_new_tokens=NEW_TOKENS)
+    )
+
+
+async def run_load(engine: Engine, streams: int, one_request_s: float, window_s: float) -> LoadResult:
+    """``streams`` clients send requests back to back, starting ``one_request_s / streams`` apart so their
+    requests are out of phase. Throughput and TTFT are measured over ``window_s`` of steady state, after
+    every client has started and finished a first request, so ramp-up and drain do not count."""
+    stop = asyncio.Event()
+    finished: list[tuple[float, Completion]] = []  # (submitted at, result)
+
+    async def client(k: int) -> None:
+        await asyncio.sleep(k * one_request_s / streams)
+        i = k
+        while not stop.is_set():
+            submitted = time.perf_counter()
+            finished.append((submitted, await engine.generate(request(i))))
+            i += streams
+
+    clients = [asyncio.create_task(client(k)) for k in range(streams)]
+    await asyncio.sleep(2 * one_request_s)  # ramp-up: all clients running, batch in its steady mix
+    t0, tokens0 = time.perf_counter(), engine.stats().generated_tokens
+    await asyncio.sleep(window_s)
+    t1, tokens1 = time.perf_counter(), engine.stats().generated_tokens
+    stop.set()
+    await asyncio.gather(*clients)
+    steady = [done for submitted, done in finished if t0 <= submitted <= t1 and done.ttft_s is not None]
+    # tokens_per_s spans prefill + decode; the prefill part is ttft minus the wait in the queue.
+    decode_s = [len(d.token_ids) / d.tokens_per_s - (d.ttft_s - d.queue_wait_s) for d in steady if d.tokens_per_s]
+    decode_rate = sum(len(d.token_ids) - 1 for d in steady) / max(sum(decode_s), 1e-9)
+    return LoadResult(streams, (tokens1 - tokens0) / (t1 - t0), [d.ttft_s for d in steady], decode_rate)
+
+
+async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
+    backend = await asyncio.to_thread(TransformersBackend.load, model, dtype=dtype, cache_dir=cache_dir)
+    weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
+    bandwidth = read_bandwidth_gb_s()
+    engine = Engine(backend, EngineSettings(max_batch=8, max_new_tokens=NEW_TOKENS))
+    await engine.start()
+    try:
+        start = time.perf_counter()
+        warm = await engine.generate(request(0))  # warm-up: first-call allocations and kernel selection
+        one_request_s = (time.perf_counter() - start) * NEW_TOKENS / max(len(warm.token_ids), 1)
+        # The single stream runs first and last: the machine's load drifts, and the ratios need a fair base.
+        loads = [await run_load(engine, n, one_request_s, window_s) for n in (1, 4, 8, 1)]
+    finally:
+        await engine.stop()
+    stats = engine.stats()
+
+    singles = [load for load in loads if load.streams == 1]
+    single = LoadResult(
+        1,
+        statistics.mean(load.tokens_per_s for load in singles),
+        [t for load in singles for t in load.ttft_s],
+        statistics.mean(load.decode_tokens_per_s for load in singles),
+    )
+    bound = bandwidth * 1e9 / weight_bytes
+    print(
+        f"model {backend.identity.name} on {backend.device} in {str(backend.dtype)[6:]}, "
+        f"{torch.get_num_threads()} torch threads, {weight_bytes / 2**20:.0f} MiB of weights"
+    )
+    print(
+        f"read bandwidth {bandwidth:.1f} GB/s -> bound {bound:.1f} tokens/s for one stream's decode; measured "
+        f"{single.decode_tokens_per_s:.1f} = {single.decode_tokens_per_s / bound:.0%} of the bound "
+        f"({single.tokens_per_s:.1f} tokens/s with prefill)"
+    )
+    base_ttft = statistics.mean(single.ttft_s)
+    print(f"{'streams':>7} {'requests':>8} {'tokens/s':>9} {'x single':>9} {'TTFT ms':>8} {'x single':>9}")
+    for load in [single, *loads]:  # the pooled single stream, then each run in order
+        ttft = statistics.mean(load.ttft_s)
+        print(
+            f"{load.streams:>7} {len(load.ttft_s):>8} {load.tokens_per_s:>9.1f} "
+            f"{load.tokens_per_s / single.tokens_per_s:>8.2f}x {ttft * 1e3:>8.0f} {ttft / base_ttft:>8.2f}x"
+        )
+    print(
+        f"engine: {stats.requests_submitted} requests, {stats.decode_steps} decode steps, "
+        f"{stats.generated_tokens} tokens"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--window-s", type=float, default=20.0, help="steady-state seconds per concurrency level")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    args = parser.parse_args()
+    asyncio.run(main(args.model, args.dtype, args.window_s, args.cache_dir))
