@@ -53,7 +53,9 @@ def to_request(message: pb.GenerateRequest, max_new_tokens: int, temperature_flo
     """
     sampling = SamplingParams(
         max_new_tokens=min(message.max_new_tokens or max_new_tokens, max_new_tokens),
-        temperature=max(float(message.temperature), temperature_floor),
+        # The floor never hides an invalid (negative) temperature from validation.
+        temperature=float(message.temperature) if message.temperature < 0 else max(float(message.temperature),
+                                                                                   temperature_floor),
         top_p=float(message.top_p) if message.top_p else 1.0,
         seed=message.seed,
     )
