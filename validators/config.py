@@ -26,7 +26,7 @@ class ValidatorSettings:
     verify_fraction: float = 0.5  # share of greedy answers re-checked by teacher forcing (needs the same model)
     lie_penalty_steps: int = 20  # steps a miner caught lying scores 0
     copy_memory_steps: int = 10  # steps a detected copy link keeps capping the pair
-    max_concurrent_queries: int = 32
+    max_concurrent_queries: int = 256  # calls in flight at once (all miners x all challenges fit, below ~256)
     seed: int | None = None  # base seed of the challenges; None = fresh randomness (a seed makes steps replayable)
     version_key: int = 1
     ema_alpha: float = 0.2
