@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: a step is still running" is expected
     reference = None if a.reference_model in (None, "", "none") else a.reference_model
     return ValidatorSettings(
         chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
