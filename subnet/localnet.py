@@ -225,9 +225,14 @@ class Localnet:
         return self._wallet(name).hotkey_info().ss58_address
 
     def stop(self) -> None:
-        for child in reversed(self.running.all()):
-            code = child.stop(self.settings.shutdown_timeout_s)
-            log.info("%s stopped (exit %s)", child.name, code)
+        """Stop the demo, validators and miners together, then the chain last (they may still talk to it)."""
+        children = [c for c in self.running.all() if c is not self.running.chain]
+        for child in children:
+            child.terminate()
+        for child in children:
+            log.info("%s stopped (exit %s)", child.name, child.stop(self.settings.shutdown_timeout_s))
+        if self.running.chain is not None:
+            self.running.chain.stop(self.settings.shutdown_timeout_s)
 
 
 def print_table(doc: dict) -> None:

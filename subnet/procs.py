@@ -87,6 +87,11 @@ class Child:
         self.popen.wait(10)
         self._reader.join(5)
 
+    def terminate(self) -> None:
+        """Send SIGTERM without waiting (``stop`` then waits)."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGTERM, then SIGKILL if it is still running after ``timeout_s``. Returns the exit code."""
         if self.alive():

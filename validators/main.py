@@ -113,6 +113,8 @@ async def run(settings: ValidatorSettings) -> None:
     print(f"READY validator {validator.hotkey.ss58_address}", flush=True)
     await stop.wait()
     scheduler.shutdown(wait=False)
+    if reference is not None:
+        reference.cancelled.set()  # do not keep the process alive for a reference answer nobody will use
     await validator.close()
 
 

@@ -28,6 +28,7 @@ class ReferenceModel:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
+        self.cancelled = threading.Event()  # set at shutdown: a generation in progress stops at the next token
 
     @classmethod
     def load(cls, spec: str, *, device: str = "auto") -> ReferenceModel:
@@ -44,13 +45,21 @@ class ReferenceModel:
     def answer(self, messages: Sequence[Mapping[str, str]], max_new_tokens: int) -> str:
         """The greedy answer of the reference model (blocking; call it from a worker thread)."""
         import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        cancelled = self.cancelled
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool)
 
         ids = self._prompt_ids(messages)
         model, tokenizer = self.loaded.model, self.loaded.tokenizer
         with self._lock, torch.inference_mode():
             inputs = torch.tensor([ids], device=self.loaded.device)
             out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=tokenizer.eos_token_id)
+                                 do_sample=False, pad_token_id=tokenizer.eos_token_id,
+                                 stopping_criteria=StoppingCriteriaList([_Cancelled()]))
         return tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
 
     def verify(self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int], logprobs: Sequence[float],
