@@ -36,6 +36,10 @@ demo: install
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
+# The reliability suite (issue 8): six scenarios on real processes, up to 20 minutes; figures in bench/RESULTS.md.
+reliability: install
+	$(PY) bench/reliability.py --full
+
 lint: install
 	$(VENV)/bin/ruff check .
 

@@ -1,0 +1,67 @@
+"""The subnet under faults and load (issue 8): six scenarios on real processes, each printing its figures and
+PASS/FAIL per goal.
+
+    .venv/bin/python bench/reliability.py --full              # all six scenarios, <= 20 minutes (make reliability)
+    .venv/bin/python bench/reliability.py --quick             # short versions of 1, 2 and 5 (a few minutes)
+    .venv/bin/python bench/reliability.py --full --scenario 5 --scenario 6
+
+1 market, 2 miner faults, 3 validator fault and 4 chain faults run on one market network, one after the other
+(``bench/reliability/market.py``, ``faults.py``, ``chainfaults.py``); 5 abuse (``abuse.py``, ``flood.py``) and
+6 load (``load.py``) have networks of their own. Logs of every process stay in the work directory (printed).
+Exit code 0 when every goal passed. Timing figures are ratios against a baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.reliability.suite import FULL, QUICK, run
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return f"{cores} cores, {mem / 2**20:.0f} GiB, {cpu}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="short versions of scenarios 1, 2 and 5")
+    mode.add_argument("--full", action="store_true", help="all six scenarios (default)")
+    p.add_argument("--scenario", type=int, action="append", choices=range(1, 7), help="run only these")
+    p.add_argument("--work-dir", type=Path, default=None, help="where logs go (default: a new temp dir)")
+    a = p.parse_args()
+    plan = QUICK if a.quick else FULL
+    scenarios = set(a.scenario or ({1, 2, 5} if a.quick else {1, 2, 3, 4, 5, 6}))
+    if a.quick:
+        scenarios -= {3, 4, 6}
+    work = a.work_dir or Path(tempfile.mkdtemp(prefix="reliability-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    print(f"reliability {'--quick' if a.quick else '--full'}, scenarios {sorted(scenarios)}; logs in {work}", flush=True)
+    reports = asyncio.run(run(plan, scenarios, work))
+    elapsed = time.monotonic() - started
+    summary = [f"Run: `{' '.join(sys.argv)}`, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}, "
+               f"{elapsed / 60:.1f} min", "", *(r.markdown() for r in reports)]
+    (work / "results.md").write_text("\n".join(summary))
+    failed = [(r.scenario, g.name) for r in reports for g in r.failed()]
+    print(f"== done in {elapsed / 60:.1f} min: {sum(len(r.goals) for r in reports) - len(failed)} goals passed, "
+          f"{len(failed)} failed{': ' + str(failed) if failed else ''}; summary in {work / 'results.md'}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

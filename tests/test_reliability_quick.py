@@ -1,0 +1,40 @@
+"""The short version of the reliability suite (issue 8): scenarios 1 (market), 2 (miner faults) and 5 (abuse)
+on real processes, with the goals of ``bench/reliability.py --quick`` as assertions.
+
+Every process is started through ``bench.reliability.net.Network``, which stops each one by PID in ``finally``.
+The full suite (all six scenarios, ~20 minutes) is ``make reliability``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.reliability.abuse import scenario_abuse
+from bench.reliability.report import Report
+from bench.reliability.suite import QUICK, run_market
+
+pytestmark = pytest.mark.slow
+
+
+def _failures(reports: list[Report]) -> str:
+    return "; ".join(f"{r.scenario}: {g.name} = {g.value} (goal {g.target})" for r in reports for g in r.failed())
+
+
+@pytest.mark.timeout(420)
+async def test_market_ranks_by_quality_and_survives_miner_faults(tmp_path: Path) -> None:
+    reports: list[Report] = []
+    await run_market(QUICK, {1, 2}, tmp_path, reports)
+    assert [r.scenario for r in reports] == ["1 market", "2 miner faults"]
+    assert all(r.goals for r in reports)
+    assert not _failures(reports), _failures(reports)
+
+
+@pytest.mark.timeout(300)
+async def test_miner_refuses_a_flood_of_bad_calls_and_keeps_serving(tmp_path: Path) -> None:
+    report = Report("5 abuse")
+    await scenario_abuse(tmp_path, report, calls=QUICK.good_calls, flood_count=QUICK.flood_count,
+                         flood_s=QUICK.flood_s)
+    assert len(report.goals) == 4
+    assert report.ok, _failures([report])
