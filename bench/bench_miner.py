@@ -1,6 +1,6 @@
 """Miner serving throughput with SmolLM2-135M on this machine, as ratios to the single stream.
 
-Run: .venv/bin/python bench/bench_miner.py [--model smollm2-135m] [--dtype auto] [--window-s 20]
+Run: .venv/bin/python bench/bench_miner.py [--model smollm2-135m] [--dtype auto] [--window-s 15]
 Goals: aggregate tokens/s at 8 concurrent streams >= 5x one stream; time to first token at 8 <= 2x one.
 
 A "stream" is a client sending greedy chat requests back to back (at most 64 new tokens each); clients
@@ -67,8 +67,8 @@ def request(i: int) -> GenerationRequest:
 
 async def run_load(engine: Engine, streams: int, one_request_s: float, window_s: float) -> LoadResult:
     """``streams`` clients send requests back to back, starting ``one_request_s / streams`` apart so their
-    requests are out of phase. Throughput and TTFT are measured over ``window_s`` of steady state, after
-    every client has started and finished a first request, so ramp-up and drain do not count."""
+    requests are out of phase. Throughput and TTFT are measured over ``window_s`` of steady state, once
+    every client has started, so ramp-up and drain do not count."""
     stop = asyncio.Event()
     finished: list[tuple[float, Completion]] = []  # (submitted at, result)
 
@@ -81,15 +81,15 @@ async def run_load(engine: Engine, streams: int, one_request_s: float, window_s:
             i += streams
 
     clients = [asyncio.create_task(client(k)) for k in range(streams)]
-    await asyncio.sleep(2 * one_request_s)  # ramp-up: all clients running, batch in its steady mix
+    await asyncio.sleep(1.2 * one_request_s)  # ramp-up: every client started, the first ones on a 2nd request
     t0, tokens0 = time.perf_counter(), engine.stats().generated_tokens
     await asyncio.sleep(window_s)
     t1, tokens1 = time.perf_counter(), engine.stats().generated_tokens
     stop.set()
     await asyncio.gather(*clients)
-    steady = [done for submitted, done in finished if t0 <= submitted <= t1 and done.ttft_s is not None]
+    steady = [d for submitted, d in finished if t0 <= submitted <= t1 and d.ttft_s is not None and d.tokens_per_s]
     # tokens_per_s spans prefill + decode; the prefill part is ttft minus the wait in the queue.
-    decode_s = [len(d.token_ids) / d.tokens_per_s - (d.ttft_s - d.queue_wait_s) for d in steady if d.tokens_per_s]
+    decode_s = [len(d.token_ids) / d.tokens_per_s - (d.ttft_s - d.queue_wait_s) for d in steady]
     decode_rate = sum(len(d.token_ids) - 1 for d in steady) / max(sum(decode_s), 1e-9)
     return LoadResult(streams, (tokens1 - tokens0) / (t1 - t0), [d.ttft_s for d in steady], decode_rate)
 
@@ -145,7 +145,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--window-s", type=float, default=20.0, help="steady-state seconds per concurrency level")
+    parser.add_argument("--window-s", type=float, default=15.0, help="steady-state seconds per concurrency level")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     args = parser.parse_args()
     asyncio.run(main(args.model, args.dtype, args.window_s, args.cache_dir))

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from miners.backend import (
     Backend,
@@ -34,6 +35,9 @@ from miners.backend import (
 )
 from miners.decoding import choose_tokens, validate_request
 from miners.slot import RequestStream, Slot
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,7 @@ class Engine:
             batch, rows = self._retire(batch, rows)
         return batch, rows
 
-    def _emit(self, slots: list[Slot], logits: object) -> None:
+    def _emit(self, slots: list[Slot], logits: torch.Tensor) -> None:
         chosen = choose_tokens(logits, [s.request.sampling for s in slots], [s.generator for s in slots])
         now = self._clock()
         for slot, (token_id, logprob) in zip(slots, chosen, strict=True):

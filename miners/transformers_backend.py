@@ -6,6 +6,7 @@ preamble (for SmolLM2 its system prompt), whose KV is computed once at load and 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,9 @@ class TransformersBackend:
         # Any in-vocabulary id works for padding: padded positions are masked out.
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = int(pad if pad is not None else min(self.eos_token_ids, default=0))
+        # encode runs on the event loop, detokenize on the worker: a fast tokenizer may mutate its Rust-side
+        # settings while encoding, and raises "Already borrowed" if another thread uses it at that moment.
+        self._tokenizer_lock = threading.Lock()
         # Chat prompts share the template's preamble (SmolLM2: 23 of a short question's ~37 tokens); its KV
         # is computed once here and reused by every prefill, which cuts prefill work and TTFT by more than half.
         self.shared_prefix = self._chat_preamble()
@@ -52,10 +56,12 @@ class TransformersBackend:
         )
 
     def encode(self, messages: Sequence[ChatMessage], prompt: str) -> list[int]:
-        return encode_prompt(self.tokenizer, messages, prompt)
+        with self._tokenizer_lock:
+            return encode_prompt(self.tokenizer, messages, prompt)
 
     def detokenize(self, token_ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+        with self._tokenizer_lock:
+            return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
 
     @torch.inference_mode()
     def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[HFKVBatch, torch.Tensor]:

@@ -25,6 +25,7 @@ from subnet.models import (
     NotAModelError,
     converted_gguf_dir,
     hf_weight_files,
+    silence_progress_bars,
     smollm2_gguf_path,
     weights_sha256,
 )
@@ -194,6 +195,7 @@ def load_model(
             f"{budget / 2**20:.0f} MiB are free on {torch_device}; use a smaller model, --dtype bfloat16, or "
             "free memory"
         )
+    silence_progress_bars()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, local_files_only=True)

@@ -152,7 +152,7 @@ def building_cache_dir(final: Path) -> Iterator[Path | None]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _quiet_transformers() -> None:
+def silence_progress_bars() -> None:
     """Silence transformers' per-tensor progress bars, which would flood a miner's log at every start."""
     from transformers.utils import logging as hf_logging
 
@@ -170,7 +170,7 @@ def gguf_tokenizer_dir(gguf: Path, *, cache_dir: Path, sha256: str | None = None
         if scratch is not None:
             from transformers import AutoTokenizer
 
-            _quiet_transformers()
+            silence_progress_bars()
             try:
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
             except Exception as err:  # a broken file fails deep inside the GGUF reader with any error type
@@ -195,7 +195,7 @@ def converted_gguf_dir(gguf: Path, *, cache_dir: Path, sha256: str | None = None
         if scratch is not None:
             from transformers import AutoModelForCausalLM
 
-            _quiet_transformers()
+            silence_progress_bars()
             try:
                 model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
             except MemoryError as err:

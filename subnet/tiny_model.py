@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from subnet.models import building_cache_dir, gguf_tokenizer_dir, smollm2_gguf_path
+from subnet.models import building_cache_dir, gguf_tokenizer_dir, silence_progress_bars, smollm2_gguf_path
 
 # Bump when the construction below changes, so caches built by older code are not reused.
 TINY_BUILD_VERSION = 2
@@ -53,6 +53,7 @@ def build_tiny_model(out_dir: Path, *, seed: int, tokenizer_dir: Path, settings:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    silence_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     vocab = len(tokenizer)
     s = settings

@@ -139,6 +139,39 @@ def test_tiny_greedy_argmax_has_a_wide_margin(tiny: TransformersBackend) -> None
         logits = tiny.decode(batch, [int(torch.argmax(logits[0]))])
 
 
+def test_batch_rows_compute_what_each_sequence_computes_alone(tiny: TransformersBackend) -> None:
+    """Prefill (shared-prefix and raw rows mixed), decode, drop a row, join a newcomer: every row's logits
+    equal a plain forward pass over that row's own tokens."""
+    chat = [tiny.encode((ChatMessage("user", q),), "") for q in ("Hi", "What is the capital of France?")]
+    raw = tiny.encode((), "Once upon a time there was")
+    assert tiny.shared_prefix and all(tuple(p[: len(tiny.shared_prefix)]) == tiny.shared_prefix for p in chat)
+
+    def step(batch: object, seqs: list[list[int]], logits: torch.Tensor, check: bool = True) -> torch.Tensor:
+        for seq, row in zip(seqs, logits, strict=True):
+            if check:
+                with torch.inference_mode():
+                    alone = tiny.model(input_ids=torch.tensor([seq]), logits_to_keep=1).logits[0, -1]
+                assert torch.allclose(row, alone, atol=1e-4)
+        tokens = logits.argmax(dim=-1).tolist()
+        for seq, token in zip(seqs, tokens, strict=True):
+            seq.append(token)
+        return tiny.decode(batch, tokens)
+
+    seqs = [list(chat[0]), list(raw), list(chat[1])]
+    batch, logits = tiny.prefill(seqs)
+    for _ in range(3):
+        logits = step(batch, seqs, logits)
+    batch, seqs, logits = batch.keep([2, 0]), [seqs[2], seqs[0]], logits[[2, 0]]
+    logits = step(batch, seqs, logits)
+    newcomer, newcomer_logits = tiny.prefill([raw[:3]])
+    batch, seqs = batch.join(newcomer), [*seqs, list(raw[:3])]
+    logits = torch.cat([logits, newcomer_logits])
+    for i in range(70):  # past the cache buffers' first capacity, so they grow
+        logits = step(batch, seqs, logits, check=i % 10 == 0)
+    step(batch, seqs, logits)
+    assert batch.size == 3
+
+
 @pytest.mark.parametrize(
     ("sampling", "match"),
     [

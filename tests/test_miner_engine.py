@@ -232,14 +232,25 @@ async def test_stop_finishes_in_flight_work_then_refuses(tiny: TransformersBacke
     engine = Engine(tiny, EngineSettings(max_batch=2, max_new_tokens=400))
     await engine.start()
     short = asyncio.create_task(engine.generate(ask("short", max_new_tokens=5)))
-    endless = asyncio.create_task(engine.generate(ask("long", max_new_tokens=400)))
-    while engine.stats().batch_size < 2:
+    while engine.stats().batch_size < 1:
         await asyncio.sleep(0.001)
-    await engine.stop(grace_s=0.05)
-    assert (await short).finish_reason == "length"
-    assert (await endless).finish_reason == "cancelled"
+    await engine.stop(grace_s=600)  # returns as soon as the work in flight is done, not after the grace
+    assert short.done() and short.result().finish_reason == "length"
     with pytest.raises(EngineStoppedError):
         engine.submit(ask("too late"))
+
+
+async def test_stop_cancels_what_outlasts_the_grace_period(tiny: TransformersBackend) -> None:
+    engine = Engine(tiny, EngineSettings(max_batch=2, max_new_tokens=400))
+    await engine.start()
+    endless = asyncio.create_task(engine.generate(ask("long", max_new_tokens=400)))
+    other = asyncio.create_task(engine.generate(ask("another", max_new_tokens=400)))
+    while engine.stats().batch_size < 2:
+        await asyncio.sleep(0.001)
+    await engine.stop(grace_s=0)
+    assert (await endless).finish_reason == "cancelled"
+    assert (await other).finish_reason == "cancelled"
+    assert engine.stats().batch_size == 0
 
 
 class FailingBackend(TransformersBackend):
