@@ -72,7 +72,9 @@ def normalize_max_weight(weights: Sequence[float] | np.ndarray, limit: float) ->
         rest = order[k:].sum()
         remaining = 1.0 - k * limit
         pinned = w >= order[k - 1]
-        if rest <= 0:
+        with np.errstate(over="ignore", divide="ignore"):
+            dust = rest <= 0 or not np.isfinite(remaining / rest)
+        if dust:  # nothing (or only denormal dust) left to scale
             return np.where(pinned, limit, remaining / (n - k))
         if order[k] * remaining <= limit * rest:
             out = np.where(pinned, limit, w * (remaining / rest))

@@ -66,6 +66,11 @@ def test_permits_top_k_drop_lower_uid_on_ties() -> None:
     assert validator_permits([0, 2, 1], 5).tolist() == [False, True, True]
 
 
+def test_normalize_max_weight_survives_denormal_weights() -> None:
+    out = normalize_max_weight([1.0, 15.0, 2.2250738585072014e-308], 0.375)
+    assert np.isfinite(out).all() and np.isclose(out.sum(), 1.0) and out.max() <= 0.375 + 1e-9
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=12),
