@@ -27,7 +27,9 @@ def chat_and_read_leaderboard(url: str, message: str, artifacts: Path, timeout_s
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url, wait_until="networkidle", timeout=timeout_s * 1000)
+            # Not "networkidle": the page polls the chain every few seconds (timers), so it is never idle for long.
+            page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+            page.locator("#prompt textarea").wait_for(state="visible", timeout=timeout_s * 1000)
             page.locator("#prompt textarea").fill(message)
             page.locator("#send").click()
             bot = page.locator("#chatbot .bot").last  # the assistant's bubble
