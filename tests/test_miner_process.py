@@ -90,10 +90,14 @@ async def test_miner_over_the_wire(subnet) -> None:
                 await client.generate(bad, timeout_s=10)
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and err.value.details()
 
-        # A deadline shorter than the answer: the call ends with DEADLINE_EXCEEDED.
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await client.generate(ask(max_new_tokens=64), timeout_s=0.001)
-        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # A deadline shorter than the answer: either the client gives up first (DEADLINE_EXCEEDED) or the miner
+        # drops the request at its deadline and answers at once with what it has (finish reason CANCELLED).
+        try:
+            cut = await client.generate(ask(max_new_tokens=64), timeout_s=0.001)
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        else:
+            assert cut.finish_reason == pb.FINISH_REASON_CANCELLED and len(cut.token_ids) < 64
 
         # Queue limit: 2 rows + 2 queue places; a burst beyond that is refused with RESOURCE_EXHAUSTED.
         burst = await asyncio.gather(*(client.generate(ask(max_new_tokens=64), timeout_s=60) for _ in range(12)),
