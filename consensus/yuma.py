@@ -121,6 +121,9 @@ def epoch(
     )
 
 
+_QUANTILE_TOLERANCE = 1e-12
+
+
 def weighted_quantile_columns(values: np.ndarray, stake: np.ndarray, kappa: float) -> np.ndarray:
     """Stake-weighted kappa-quantile of every column at once: (V, M), (V,) -> (M,).
 
@@ -145,7 +148,9 @@ def weighted_quantile_columns(values: np.ndarray, stake: np.ndarray, kappa: floa
     below = np.cumsum(sorted_share, axis=1) - sorted_share  # stake strictly before each position
     # `below` is non-decreasing along each row, so the last position whose stake-below fits in the minority is
     # found by counting. It always exists when minority >= 0 (position 0 has nothing below it).
-    last = np.count_nonzero(below <= minority, axis=1) - 1  # (M,)
+    # The tolerance keeps an exact tie on the boundary (a row holding exactly kappa of the stake) on the side the
+    # chain's fixed-point arithmetic puts it, whatever order the float cumulative sum rounds in.
+    last = np.count_nonzero(below <= minority + _QUANTILE_TOLERANCE, axis=1) - 1  # (M,)
     last = np.clip(last, 0, None)
     return sorted_vals[np.arange(n_miners), last]
 

@@ -6,10 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
 
 # Tests never download anything (the models they use are built locally or shipped in a package).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Property tests run with a fixed seed by default so a CI run is reproducible: a failure shows up on every machine
+# or on none. `HYPOTHESIS_PROFILE=explore make test` draws fresh random examples to hunt for new edge cases.
+settings.register_profile("reproducible", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 
 @pytest.fixture(scope="session")

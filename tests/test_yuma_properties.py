@@ -143,3 +143,14 @@ def test_vectorised_quantile_matches_loop(values, stake, kappa) -> None:
     np.testing.assert_array_equal(
         weighted_quantile_columns(values, stake, kappa), _quantile_by_loop(values, stake, kappa)
     )
+
+
+def test_quantile_keeps_a_row_holding_exactly_kappa_of_the_stake() -> None:
+    # Found by hypothesis in CI: 3 of 15 stake is exactly kappa=0.2, but the float cumulative sum of the other six
+    # rows (6 x 2/15) rounds just above 0.8 and used to drop the 0.1 the first row gives.
+    values = np.zeros((7, 5))
+    values[0, 0] = 0.1
+    stake = np.array([3.0, 2, 2, 2, 2, 2, 2])
+    consensus = weighted_quantile_columns(values, stake, 0.2)
+    assert consensus[0] == 0.1
+    assert (consensus[1:] == 0).all()
