@@ -95,9 +95,9 @@ async def run_load(engine: Engine, streams: int, one_request_s: float, window_s:
 
 
 async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
+    bandwidth = read_bandwidth_gb_s()  # first, with every core: the backend lowers this thread's torch threads
     backend = await asyncio.to_thread(TransformersBackend.load, model, dtype=dtype, cache_dir=cache_dir)
     weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
-    bandwidth = read_bandwidth_gb_s()
     engine = Engine(backend, EngineSettings(max_batch=8, max_new_tokens=NEW_TOKENS))
     await engine.start()
     try:
@@ -120,7 +120,7 @@ async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None
     bound = bandwidth * 1e9 / weight_bytes
     print(
         f"model {backend.identity.name} on {backend.device} in {str(backend.dtype)[6:]}, "
-        f"{torch.get_num_threads()} torch threads, {weight_bytes / 2**20:.0f} MiB of weights"
+        f"{backend.threads} model threads, {weight_bytes / 2**20:.0f} MiB of weights"
     )
     print(
         f"read bandwidth {bandwidth:.1f} GB/s -> bound {bound:.1f} tokens/s for one stream's decode; measured "

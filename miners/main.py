@@ -64,6 +64,7 @@ class MinerSettings:
     temperature_floor: float = 0.0  # > 0 never samples colder than this (a deliberately noisier miner)
     echo_delay_s: float = 0.0
     metrics_port: int | None = None
+    threads: int | None = None  # torch threads on CPU; None = every core but one
 
 
 class MinerStartupError(SubnetError):
@@ -83,7 +84,7 @@ def load_generator(s: MinerSettings) -> Generator:
         loaded = keep_first_layers(loaded, s.layers_fraction)
     print(f"loaded {loaded.identity.name} ({loaded.identity.weights_sha256[:12]}) on {loaded.device} "
           f"in {str(loaded.dtype).removeprefix('torch.')}", flush=True)
-    engine = Engine(TransformersBackend(loaded), EngineSettings(
+    engine = Engine(TransformersBackend(loaded, threads=s.threads), EngineSettings(
         max_batch=s.max_batch, max_queue=s.max_queue, max_prompt_tokens=s.max_prompt_tokens,
         max_new_tokens=s.max_new_tokens))
     return EngineGenerator(engine)
@@ -186,6 +187,8 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     p.add_argument("--model", default=d.model, help="smollm2-135m, tiny, tiny-SEED, a HF folder, a .gguf, or echo")
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
     p.add_argument("--dtype", default=d.dtype, choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for the model (default: every core but one, kept for serving)")
     p.add_argument("--max-batch", type=int, default=d.max_batch)
     p.add_argument("--max-queue", type=int, default=d.max_queue)
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
@@ -201,6 +204,8 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < a.layers_fraction <= 1:
         p.error("--layers-fraction must be in (0, 1]")
+    if a.threads is not None and a.threads < 1:
+        p.error("--threads must be at least 1")
     return MinerSettings(
         chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
         wallet_path=a.wallet_path, host=a.host, port=a.port, external_ip=a.external_ip, model=a.model,
@@ -209,6 +214,7 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
         allowlist=tuple(x for x in a.allowlist.split(",") if x),
         min_stake_units=int(Decimal(a.min_stake) * UNITS_PER_TOKEN), layers_fraction=a.layers_fraction,
         temperature_floor=a.temperature_floor, echo_delay_s=a.echo_delay_s, metrics_port=a.metrics_port,
+        threads=a.threads,
     )
 
 

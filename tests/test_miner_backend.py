@@ -227,3 +227,23 @@ def test_incremental_text_never_splits_a_character(tiny: TransformersBackend) ->
     assert "".join(deltas) == tiny.detokenize(ids) == text
     assert all("\ufffd" not in d for d in deltas)
     assert "" in deltas[:-1], "the text should contain a character spread over several tokens"
+
+
+def test_every_thread_that_runs_the_model_uses_the_backends_thread_count(model_cache_dir: Path) -> None:
+    import threading
+
+    loaded = load_model("tiny", device="cpu", dtype="float32", cache_dir=model_cache_dir)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        TransformersBackend(loaded, threads=0)
+    backend = TransformersBackend(loaded, threads=3)
+    seen: list[int] = []
+
+    def worker() -> None:
+        torch.set_num_threads(1)  # whatever the thread had before, the model call applies the backend's count
+        backend.prefill([backend.encode((ChatMessage("user", "hi"),), "")])
+        seen.append(torch.get_num_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [3]
