@@ -1,9 +1,12 @@
 """The batching engine: a stake-ordered queue in front of one model worker thread doing continuous batching.
 
-Requests that arrive while a batch is decoding are prefilled and merged into it before the next decode step;
-a sequence that finishes (end of sequence, length, deadline, cancelled consumer) leaves the batch at once,
-freeing its row. The model runs on one worker thread (torch releases the GIL), so the asyncio event loop
-stays responsive; results travel back through ``loop.call_soon_threadsafe``.
+Two worker threads share the model (torch releases the GIL while it computes). The prefill thread takes
+queued requests while the batch has free rows, runs their prompts and emits their first tokens; the decode
+thread merges prefilled rows into the running batch between steps and decodes every row one token per step.
+So a newcomer's prefill overlaps the running batch's decode steps instead of stalling them (on CPU it runs on
+the core the decode thread leaves free). A sequence that finishes (end of sequence, length, deadline,
+cancelled consumer) leaves the batch at once, freeing its row. The asyncio event loop stays responsive;
+results travel back through ``loop.call_soon_threadsafe``.
 
     engine = Engine(backend, EngineSettings(max_batch=8))
     await engine.start()
@@ -83,18 +86,26 @@ class Engine:
         self._accepting = False
         self._abort = False
         self._idle = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Rows are in exactly one place: the heap (queued), being prefilled, ready (prefilled, waiting to join
+        # the batch) or the decode batch. Admission counts all but the heap against max_batch.
+        self._prefilling = 0
+        self._ready: list[tuple[KVBatch, list[Slot]]] = []
         self._counters = {"submitted": 0, "rejected": 0, "prompt_tokens": 0, "generated": 0, "steps": 0}
         self._finished: dict[str, int] = {}
         self._batch_size = 0
 
     async def start(self) -> None:
         """Start the worker thread; ``submit`` works from now until ``stop``."""
-        if self._thread is not None:
+        if self._threads:
             raise RuntimeError("the engine was already started; create a new Engine to restart")
         self._accepting = True
-        self._thread = threading.Thread(target=self._run, name="model-worker", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run_prefill, name="model-prefill", daemon=True),
+            threading.Thread(target=self._run_decode, name="model-decode", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(
         self, request: GenerationRequest, *, priority: float = 0.0, deadline: float | None = None
@@ -131,7 +142,7 @@ class Engine:
             self._counters["prompt_tokens"] += len(prompt_ids)
             heapq.heappush(self._heap, (-priority, next(self._arrivals), slot))
             self._idle.clear()
-            self._cond.notify()
+            self._cond.notify_all()
         return RequestStream(slot, self._withdraw)
 
     async def generate(
@@ -146,18 +157,19 @@ class Engine:
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Refuse new requests, let queued and running ones finish for up to ``grace_s`` seconds, then end
-        the rest with finish_reason ``cancelled`` and join the worker thread."""
+        the rest with finish_reason ``cancelled`` and join the worker threads."""
         self._accepting = False
-        if self._thread is None:
+        if not self._threads:
             return
         with self._cond:
-            busy = bool(self._heap) or self._batch_size > 0
+            busy = self._busy()
         if busy:
             await asyncio.to_thread(self._idle.wait, grace_s)
         with self._cond:
             self._abort = True
-            self._cond.notify()
-        await asyncio.to_thread(self._thread.join)
+            self._cond.notify_all()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
 
     def stats(self) -> EngineStats:
         """Current counters (monotonic since start) and gauges."""
@@ -176,6 +188,19 @@ class Engine:
 
     # ---- worker thread ----------------------------------------------------------------------------------
 
+    def _busy(self) -> bool:
+        return bool(self._heap or self._ready) or self._prefilling > 0 or self._batch_size > 0
+
+    def _free_rows(self) -> int:
+        ready = sum(len(slots) for _, slots in self._ready)
+        return self.settings.max_batch - self._batch_size - self._prefilling - ready
+
+    def _wait(self) -> None:
+        """Wait for a change (call with the lock held), first telling ``stop`` when nothing is left to do."""
+        if not self._busy():
+            self._idle.set()
+        self._cond.wait()
+
     def _withdraw(self, slot: Slot) -> None:
         """Remove a cancelled slot from the queue at once (a running one leaves at the next step)."""
         with self._cond:
@@ -185,6 +210,8 @@ class Engine:
                     self._heap.pop()
                     heapq.heapify(self._heap)
                     self._finish(slot, "cancelled")
+                    if not self._busy():
+                        self._idle.set()
                     break
 
     def _finish(self, slot: Slot, reason: str, error: BaseException | None = None) -> None:
@@ -193,50 +220,95 @@ class Engine:
             self._finished[key] = self._finished.get(key, 0) + 1
         slot.finish(reason, self._clock(), error)
 
-    def _run(self) -> None:
+    def _fail(self, slots: list[Slot], err: Exception) -> None:
+        """A model failure ends these requests, not the engine."""
+        failure = GenerationFailedError(f"the model failed: {type(err).__name__}: {err}")
+        for slot in slots:
+            if not slot.done:
+                self._finish(slot, "cancelled", failure)
+
+    def _run_prefill(self) -> None:
+        while True:
+            with self._cond:
+                while not self._abort and not (self._heap and self._free_rows() > 0):
+                    self._wait()
+                if self._abort:
+                    return  # the decode thread ends what is still queued
+                admitted = []
+                for _ in range(min(self._free_rows(), len(self._heap))):
+                    admitted.append(heapq.heappop(self._heap)[2])
+                self._prefilling = len(admitted)
+            try:
+                prefilled = self._prefill(admitted)
+            except Exception as err:
+                self._fail(admitted, err)
+                prefilled = None
+            with self._cond:
+                self._prefilling = 0
+                if prefilled is not None:
+                    if self._abort:
+                        for slot in prefilled[1]:
+                            self._finish(slot, "cancelled")
+                    else:
+                        self._ready.append(prefilled)
+                self._cond.notify_all()
+
+    def _prefill(self, admitted: list[Slot]) -> tuple[KVBatch, list[Slot]] | None:
+        """Run the prompts of the live newcomers and emit their first tokens; None if none is left."""
+        now = self._clock()
+        live = [slot for slot in admitted if not self._retire_if_dead(slot, now)]
+        if not live:
+            return None
+        for slot in live:
+            slot.admitted_at = now
+        batch, logits = self.backend.prefill([slot.prompt_ids for slot in live])
+        self._emit(live, logits)
+        # A one-token answer is complete already: finish it here rather than after the decode thread's step.
+        now = self._clock()
+        keep = [i for i, slot in enumerate(live) if not self._retire_if_dead(slot, now)]
+        if not keep:
+            return None
+        return (batch, live) if len(keep) == len(live) else (batch.keep(keep), [live[i] for i in keep])
+
+    def _run_decode(self) -> None:
         batch: KVBatch | None = None
         rows: list[Slot] = []
         while True:
             with self._cond:
-                while not self._heap and not rows and not self._abort:
-                    self._idle.set()
-                    self._cond.wait()
+                while not self._ready and not rows and not self._abort:
+                    self._wait()
                 if self._abort:
-                    pending = [entry[2] for entry in self._heap] + rows
+                    pending = [slot for _, slots in self._ready for slot in slots]
+                    pending += [entry[2] for entry in self._heap] + rows
+                    self._ready.clear()
                     self._heap.clear()
                     break
-                admitted = []
-                while self._heap and len(rows) + len(admitted) < self.settings.max_batch:
-                    admitted.append(heapq.heappop(self._heap)[2])
+                ready, self._ready = self._ready, []
             try:
-                batch, rows = self._step(batch, rows, admitted)
-            except Exception as err:  # a model failure ends these requests, not the worker
-                failure = GenerationFailedError(f"the model failed: {type(err).__name__}: {err}")
-                for slot in rows + admitted:
-                    if not slot.done:
-                        self._finish(slot, "cancelled", failure)
+                batch, rows = self._step(batch, rows, ready)
+            except Exception as err:
+                self._fail(rows + [slot for _, slots in ready for slot in slots], err)
                 batch, rows = None, []
-                with self._cond:
-                    self._batch_size = 0
+                self._set_batch_size(0)
         for slot in pending:
             self._finish(slot, "cancelled")
-        with self._cond:
-            self._batch_size = 0
+        self._set_batch_size(0)
         self._idle.set()
 
-    def _step(self, batch: KVBatch | None, rows: list[Slot], admitted: list[Slot]) -> tuple[KVBatch | None, list[Slot]]:
-        """Admit newcomers (prefill, first token, merge), then one decode step for every live row."""
-        now = self._clock()
-        admitted = [slot for slot in admitted if not self._retire_if_dead(slot, now)]
-        if admitted:
-            for slot in admitted:
-                slot.admitted_at = now
-            new_batch, logits = self.backend.prefill([slot.prompt_ids for slot in admitted])
-            self._emit(admitted, logits)
+    def _set_batch_size(self, size: int) -> None:
+        with self._cond:
+            self._batch_size = size
+            self._cond.notify_all()  # freed rows let the prefill thread admit more
+
+    def _step(
+        self, batch: KVBatch | None, rows: list[Slot], ready: list[tuple[KVBatch, list[Slot]]]
+    ) -> tuple[KVBatch | None, list[Slot]]:
+        """Merge prefilled newcomers into the batch, then one decode step for every live row."""
+        for new_batch, slots in ready:
             batch = new_batch if batch is None else batch.join(new_batch)
-            rows = rows + admitted
-            with self._cond:
-                self._batch_size = len(rows)
+            rows = rows + slots
+        if ready:
+            self._set_batch_size(len(rows))
         batch, rows = self._retire(batch, rows)
         if rows:
             assert batch is not None
@@ -272,8 +344,7 @@ class Engine:
         keep = [i for i, slot in enumerate(rows) if not self._retire_if_dead(slot, now)]
         if len(keep) == len(rows):
             return batch, rows
-        with self._cond:
-            self._batch_size = len(keep)
+        self._set_batch_size(len(keep))
         if not keep:
             return None, []
         assert batch is not None
