@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/bench_miner.py [--model smollm2-135m] [--dtype auto] [--window-s 15]
 Goals: aggregate tokens/s at 8 concurrent streams >= 5x one stream; time to first token at 8 <= 2x one.
+For reference it also times transformers' ``generate`` on a padded batch of 1 and of 8 (the issue's yardstick).
 
 A "stream" is a client sending greedy chat requests back to back (at most 64 new tokens each); clients
 start out of phase, as real traffic is, so newcomers join a running batch. Figures are taken over a
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,37 @@ async def run_load(engine: Engine, streams: int, one_request_s: float, window_s:
     return LoadResult(streams, (tokens1 - tokens0) / (t1 - t0), [d.ttft_s for d in steady], decode_rate)
 
 
+def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
+    """The reference point of the issue: transformers' ``generate`` on a left-padded batch of ``rows`` chat
+    prompts, greedy, exactly NEW_TOKENS each (no early stop, no arrivals), with the backend's thread count."""
+    tokenizer = backend.tokenizer
+    tokenizer.padding_side = "left"
+    texts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in (QUESTIONS * rows)[:rows]
+    ]
+    encoded = tokenizer(texts, return_tensors="pt", padding=True)
+    elapsed: list[float] = []
+
+    def run() -> None:
+        torch.set_num_threads(backend.threads)
+        with torch.inference_mode():
+            start = time.perf_counter()
+            backend.model.generate(
+                **encoded,
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=backend.pad_token_id,
+            )
+            elapsed.append(time.perf_counter() - start)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return rows * NEW_TOKENS / elapsed[0]
+
+
 async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
     bandwidth = read_bandwidth_gb_s()  # first, with every core: the backend lowers this thread's torch threads
     backend = await asyncio.to_thread(TransformersBackend.load, model, dtype=dtype, cache_dir=cache_dir)
@@ -109,6 +142,7 @@ async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None
     finally:
         await engine.stop()
     stats = engine.stats()
+    static = {rows: static_batch_tokens_per_s(backend, rows) for rows in (1, 8)}
 
     singles = [load for load in loads if load.streams == 1]
     single = LoadResult(
@@ -138,6 +172,10 @@ async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None
     print(
         f"engine: {stats.requests_submitted} requests, {stats.decode_steps} decode steps, "
         f"{stats.generated_tokens} tokens"
+    )
+    print(
+        f"reference, transformers generate on a padded batch ({NEW_TOKENS} tokens each, no early stop): "
+        f"1 row {static[1]:.1f} tokens/s, 8 rows {static[8]:.1f} tokens/s = {static[8] / static[1]:.2f}x"
     )
 
 
