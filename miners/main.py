@@ -2,7 +2,7 @@
 
     subnet-miner --wallet.name W --wallet.hotkey H --chain.endpoint HOST:PORT --axon.port P
                  [--axon.external_ip IP] [--model smollm2-135m | tiny | PATH | PATH.gguf | echo]
-                 [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16|float16] [--max-batch N]
+                 [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16|float16] [--threads N] [--max-batch N]
                  [--max-new-tokens N] [--max-prompt-tokens N] [--allowlist SS58,...] [--min-stake TOKENS]
 
 Loads the model (with progress), starts the gRPC server, then announces the endpoint and the model commitment
