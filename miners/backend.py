@@ -115,7 +115,8 @@ class KVBatch(Protocol):
 
 
 class Backend(Protocol):
-    """A loaded model the engine can batch. All methods but ``encode`` run on the engine's worker thread.
+    """A loaded model the engine can batch. All methods but ``encode`` run on the engine's worker threads:
+    ``prefill`` of new rows and ``decode`` of the running batch may run at the same time, on different batches.
 
     Logits returned are float32 CPU tensors of shape ``[rows, vocab]`` for the next token of each row.
     """
