@@ -327,24 +327,33 @@ class Engine:
         with self._cond:
             self._counters["generated"] += len(slots)
 
-    def _retire_if_dead(self, slot: Slot, now: float) -> bool:
-        """Finish ``slot`` if it is complete, cancelled or past its deadline; True if it is now done."""
-        if slot.done:
-            return True
+    def _end_reason(self, slot: Slot, now: float) -> str | None:
+        """Why ``slot`` must leave now (complete, cancelled or past its deadline), or None to keep it."""
         reason = slot.natural_finish() or ("cancelled" if slot.cancelled else None)
         if reason is None and slot.deadline is not None and now > slot.deadline:
             reason = "deadline"
-        if reason is None:
-            return False
-        self._finish(slot, reason)
-        return True
+        return reason
+
+    def _retire_if_dead(self, slot: Slot, now: float) -> bool:
+        """Finish ``slot`` if it must leave now; True if it is done."""
+        if slot.done:
+            return True
+        reason = self._end_reason(slot, now)
+        if reason is not None:
+            self._finish(slot, reason)
+        return reason is not None
 
     def _retire(self, batch: KVBatch | None, rows: list[Slot]) -> tuple[KVBatch | None, list[Slot]]:
         now = self._clock()
-        keep = [i for i, slot in enumerate(rows) if not self._retire_if_dead(slot, now)]
+        reasons = [None if slot.done else self._end_reason(slot, now) for slot in rows]
+        keep = [i for i, (slot, reason) in enumerate(zip(rows, reasons, strict=True)) if not slot.done and not reason]
         if len(keep) == len(rows):
             return batch, rows
+        # The gauge drops before the results go out, so whoever sees a result also sees its row freed.
         self._set_batch_size(len(keep))
+        for slot, reason in zip(rows, reasons, strict=True):
+            if reason is not None:
+                self._finish(slot, reason)
         if not keep:
             return None, []
         assert batch is not None
