@@ -284,6 +284,8 @@ class Engine:
                     self._heap.clear()
                     break
                 ready, self._ready = self._ready, []
+                # Counted as batch rows from now on, so the prefill thread never admits past max_batch.
+                self._batch_size += sum(len(slots) for _, slots in ready)
             try:
                 batch, rows = self._step(batch, rows, ready)
             except Exception as err:
@@ -307,8 +309,6 @@ class Engine:
         for new_batch, slots in ready:
             batch = new_batch if batch is None else batch.join(new_batch)
             rows = rows + slots
-        if ready:
-            self._set_batch_size(len(rows))
         batch, rows = self._retire(batch, rows)
         if rows:
             assert batch is not None

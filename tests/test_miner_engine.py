@@ -4,6 +4,7 @@ streaming, deadlines, cancellation, queue limits, priority, shutdown and failure
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -277,3 +278,47 @@ async def test_a_model_failure_fails_its_batch_not_the_engine(tiny: Transformers
     finally:
         await engine.stop()
     assert engine.stats().requests_finished == {"error": 1, "length": 1}
+
+
+class RecordingBackend(TransformersBackend):
+    """A real backend that records when each prefill and decode call ran and the decode batch sizes."""
+
+    def __init__(self, inner: TransformersBackend) -> None:
+        super().__init__(inner.loaded)
+        self.prefills: list[tuple[float, float]] = []
+        self.decodes: list[tuple[float, float, int]] = []
+
+    def prefill(self, prompts):
+        start = time.perf_counter()
+        result = super().prefill(prompts)
+        self.prefills.append((start, time.perf_counter()))
+        return result
+
+    def decode(self, batch: HFKVBatch, token_ids: Sequence[int]):
+        start = time.perf_counter()
+        result = super().decode(batch, token_ids)
+        self.decodes.append((start, time.perf_counter(), batch.size))
+        return result
+
+
+async def test_newcomers_prefill_while_the_batch_decodes_and_never_overfill_it(tiny: TransformersBackend) -> None:
+    backend = RecordingBackend(tiny)
+    engine = Engine(backend, EngineSettings(max_batch=3, max_new_tokens=400))
+    await engine.start()
+    try:
+        long = asyncio.create_task(engine.generate(ask("a long answer please", max_new_tokens=300)))
+        while engine.stats().decode_steps < 3:
+            await asyncio.sleep(0.001)
+        # Six newcomers for two free rows, arriving while the long one decodes.
+        results = await asyncio.gather(*(engine.generate(ask(p, max_new_tokens=20)) for p in PROMPTS[:6]))
+        assert all(r.finish_reason in ("length", "stop") for r in results)
+        await long
+    finally:
+        await engine.stop()
+    sizes = [size for _, _, size in backend.decodes]
+    assert max(sizes) == 3, f"decode batch sizes {sorted(set(sizes))}: the batch must fill up to, never past, 3"
+    # The first newcomers' prefill ran while a decode step of the long request was in progress.
+    overlapped = [
+        (a, b) for a, b in backend.prefills[1:] if any(s < b and a < e for s, e, _ in backend.decodes)
+    ]
+    assert overlapped, "no prefill overlapped a decode step: newcomers stalled the running batch"
