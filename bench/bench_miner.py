@@ -128,7 +128,7 @@ def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
 
 
 async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
-    bandwidth = read_bandwidth_gb_s()  # first, with every core: the backend lowers this thread's torch threads
+    bandwidth = read_bandwidth_gb_s()  # first, with torch's default threads, before the backend sets its own
     backend = await asyncio.to_thread(TransformersBackend.load, model, dtype=dtype, cache_dir=cache_dir)
     weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
     engine = Engine(backend, EngineSettings(max_batch=8, max_new_tokens=NEW_TOKENS))

@@ -20,7 +20,8 @@ from subnet.models import DEFAULT_CACHE_DIR, ChatMessage, encode_prompt
 def default_cpu_threads() -> int:
     """Intra-op threads for the model on CPU: every core but one, which stays free for the event loop, gRPC and
     tokenization. With all cores, the model's idle OpenMP threads spin while the serving side needs a core;
-    on this 2-core machine one model thread served 8 streams at 42 tokens/s against 30 with two (bench_miner)."""
+    on this 2-core machine one model thread served 8 streams at 40 tokens/s against 31 with two (bench_miner.py,
+    measured before the engine had its prefill thread)."""
     return max(1, torch.get_num_threads() - 1)
 
 
@@ -45,8 +46,8 @@ class TransformersBackend:
         # encode runs on the event loop, detokenize on the worker: a fast tokenizer may mutate its Rust-side
         # settings while encoding, and raises "Already borrowed" if another thread uses it at that moment.
         self._tokenizer_lock = threading.Lock()
-        # torch applies its thread count per calling thread (MKL keeps it thread-local), so every thread that
-        # runs the model sets it once; on CUDA the count does not matter and torch's default is kept.
+        # torch.set_num_threads does not reach threads that already exist (here the main thread kept 2 after a
+        # worker set 1), so every thread that runs the model sets it once; on CUDA torch's default is kept.
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = threads or (default_cpu_threads() if self.device.type == "cpu" else torch.get_num_threads())

@@ -92,7 +92,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._rules = {**DEFAULT_METHOD_RULES, **(methods or {})}
         self.nonces = NonceCache(window_s=settings.skew_s, max_entries=settings.nonce_cache_max_entries, clock=clock)
         self.rate_limiter = RateLimiter(settings.rate_limit, clock=monotonic)
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def rule_for(self, method: str) -> MethodAuth:
         """The rule of ``method``: exact name first, then its service prefix, then the default."""
@@ -102,32 +101,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return rule
 
     async def intercept_service(self, continuation, handler_call_details):
-        method = handler_call_details.method
-        # The wrapped handler depends only on the method, so it is built once per method and reused: building
-        # closures and a handler object on every call was a measurable share of a small call's cost.
-        wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None:
-            return None  # unknown methods are not cached, so strangers cannot grow the cache
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = wrapped
-        return wrapped
-
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        """``handler`` behind this method's checks: it receives the raw request bytes, verifies them with the
-        call's own metadata, and only then deserializes and calls the real handler."""
+            return None
+        method = handler_call_details.method
         rule = self.rule_for(method)
         if not (rule.verify_request or rule.sign_response):
             return handler
+        metadata = tuple(handler_call_details.invocation_metadata or ())
         if handler.request_streaming:
             return _refuse_stream(handler) if rule.verify_request else handler
 
         if handler.response_streaming:
 
             async def unary_stream(body: bytes, context):
-                info = await self._admit(method, rule, _metadata(context), body, context)
+                info = await self._admit(method, rule, metadata, body, context)
                 request = await _deserialize(handler, body, context)
                 _CURRENT_CALLER.set(info)
                 digest = wire.ResponseDigest()
@@ -144,7 +132,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(unary_stream)
 
         async def unary_unary(body: bytes, context):
-            info = await self._admit(method, rule, _metadata(context), body, context)
+            info = await self._admit(method, rule, metadata, body, context)
             request = await _deserialize(handler, body, context)
             _CURRENT_CALLER.set(info)
             response = handler.unary_unary(request, context)
@@ -233,10 +221,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         # Keep whatever trailing metadata the servicer set itself.
         existing = tuple(context.trailing_metadata() or ())
         context.set_trailing_metadata(existing + trailers)
-
-
-def _metadata(context) -> tuple:
-    return tuple(context.invocation_metadata() or ())
 
 
 async def _deserialize(handler: grpc.RpcMethodHandler, body: bytes, context):
