@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/bench_miner.py [--model smollm2-135m] [--dtype auto] [--window-s 15]
 Goals: aggregate tokens/s at 8 concurrent streams >= 5x one stream; time to first token at 8 <= 2x one.
-For reference it also times transformers' ``generate`` on a padded batch of 1 and of 8 (the issue's yardstick).
+For reference it also times transformers' ``generate`` on a padded batch of 1 and of 8 (the issue's yardstick),
+and one raw decode step of 1 and of 8 rows (the ceiling any batching scheme has on this machine).
 
 A "stream" is a client sending greedy chat requests back to back (at most 64 new tokens each); clients
 start out of phase, as real traffic is, so newcomers join a running batch. Figures are taken over a
@@ -127,6 +128,27 @@ def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
     return rows * NEW_TOKENS / elapsed[0]
 
 
+def decode_step_ms(backend: TransformersBackend, rows: int, steps: int = 20) -> float:
+    """Mean time of one raw ``backend.decode`` step for ``rows`` copies of a chat prompt (no engine), on a
+    fresh thread with the backend's thread count: what batching costs the model itself."""
+    prompt = backend.encode((ChatMessage("user", QUESTIONS[0]),), "")
+    elapsed: list[float] = []
+
+    def run() -> None:
+        batch, logits = backend.prefill([prompt] * rows)
+        tokens = logits.argmax(dim=-1).tolist()
+        backend.decode(batch, tokens)  # warm-up
+        start = time.perf_counter()
+        for _ in range(steps):
+            backend.decode(batch, tokens)
+        elapsed.append((time.perf_counter() - start) / steps)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return elapsed[0] * 1e3
+
+
 async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
     bandwidth = read_bandwidth_gb_s()  # first, with torch's default threads, before the backend sets its own
     backend = await asyncio.to_thread(TransformersBackend.load, model, dtype=dtype, cache_dir=cache_dir)
@@ -143,6 +165,7 @@ async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None
         await engine.stop()
     stats = engine.stats()
     static = {rows: static_batch_tokens_per_s(backend, rows) for rows in (1, 8)}
+    step_ms = {rows: decode_step_ms(backend, rows) for rows in (1, 8)}
 
     singles = [load for load in loads if load.streams == 1]
     single = LoadResult(
@@ -176,6 +199,10 @@ async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None
     print(
         f"reference, transformers generate on a padded batch ({NEW_TOKENS} tokens each, no early stop): "
         f"1 row {static[1]:.1f} tokens/s, 8 rows {static[8]:.1f} tokens/s = {static[8] / static[1]:.2f}x"
+    )
+    print(
+        f"raw decode step: 1 row {step_ms[1]:.0f} ms, 8 rows {step_ms[8]:.0f} ms, so decoding alone can reach at most "
+        f"{8 * step_ms[1] / step_ms[8]:.2f}x one row at 8 streams"
     )
 
 

@@ -7,7 +7,7 @@ with 32 calls in flight, alternating signed and unsigned phases so that machine 
 the figures, the CPU time per call of each process, and the signed/unsigned ratios (goal: signed throughput >= 70%
 of unsigned). Takes about a minute.
 
-    .venv/bin/python bench/bench_wire.py [--phase-s 2] [--rounds 7] [--concurrency 32]
+    .venv/bin/python bench/bench_wire.py [--phase-s 2] [--rounds 7] [--concurrency 32] [--breakdown]
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import grpc.aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from subnet.auth import PASSTHROUGH, AuthSettings, RateLimitSettings
+from subnet.auth import OPEN, PASSTHROUGH, AuthSettings, RateLimitSettings
+from subnet.auth.wire import sign_request
 from subnet.client import MinerClient
-from subnet.keys import Keypair
+from subnet.keys import Keypair, verify_signature
 from subnet.server import create_server, service
 from subnet.testing import EchoMiner, policy_for
 
@@ -50,15 +51,49 @@ async def serve(client_seed_hex: str) -> None:
         policy=policy,
         methods={"/subnet.v1.Miner/": PASSTHROUGH},
     )
-    await signed.start()
-    await plain.start()
+    # For --breakdown: the interceptor's raw-bytes handler with no check to run (OPEN rule, unsigned callers).
+    wrapper, wrapper_port = await create_server(
+        service(EchoMiner(identity.ss58_address), "Miner"),
+        identity=identity,
+        policy=policy,
+        methods={"/subnet.v1.Miner/": OPEN},
+    )
+    for server in (signed, plain, wrapper):
+        await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"READY {signed_port} {plain_port} {identity.ss58_address}", flush=True)
+    print(f"READY {signed_port} {plain_port} {wrapper_port} {identity.ss58_address}", flush=True)
     await stop.wait()
-    await asyncio.gather(signed.stop(1.0), plain.stop(1.0))
+    await asyncio.gather(signed.stop(1.0), plain.stop(1.0), wrapper.stop(1.0))
+
+
+class FixedMetadata:
+    """A stand-in signer that attaches one pre-signed auth header to every call and checks nothing: what carrying
+    the metadata costs, without the cryptography."""
+
+    verify_responses = False
+
+    def __init__(self, keypair: Keypair, receiver_ss58: str) -> None:
+        self._signed = sign_request(keypair, "/subnet.v1.Miner/Info", b"", receiver_ss58)
+
+    def sign(self, method: str, body: bytes) -> tuple[tuple[tuple[str, str], ...], str]:
+        return self._signed
+
+
+def ed25519_us(n: int = 2000) -> tuple[float, float]:
+    """Microseconds per ed25519 signature and per verification of a 200-byte message, in this process."""
+    keypair, message = Keypair.generate(), b"x" * 200
+    signature = keypair.sign(message)
+    start = time.perf_counter()
+    for _ in range(n):
+        keypair.sign(message)
+    sign_us = (time.perf_counter() - start) / n * 1e6
+    start = time.perf_counter()
+    for _ in range(n):
+        verify_signature(keypair.ss58_address, message, signature)
+    return sign_us, (time.perf_counter() - start) / n * 1e6
 
 
 async def run_phase(client: MinerClient, duration_s: float, concurrency: int) -> tuple[float, list[float]]:
@@ -96,10 +131,22 @@ class Phase:
 
 
 async def measure(
-    args: argparse.Namespace, signed_port: int, plain_port: int, server_ss58: str, me: Keypair, server_pid: int
+    args: argparse.Namespace, ports: list[int], server_ss58: str, me: Keypair, server_pid: int
 ) -> dict[tuple[str, int], list[Phase]]:
+    signed_port, plain_port, wrapper_port = ports
     signed = MinerClient.connect(f"127.0.0.1:{signed_port}", keypair=me, receiver_ss58=server_ss58)
     plain = MinerClient(grpc.aio.insecure_channel(f"127.0.0.1:{plain_port}"), signer=None)
+    modes = [("unsigned", plain), ("signed", signed)]
+    if args.breakdown:
+        modes += [
+            (
+                "+metadata",
+                MinerClient(
+                    grpc.aio.insecure_channel(f"127.0.0.1:{plain_port}"), signer=FixedMetadata(me, server_ss58)
+                ),
+            ),
+            ("+wrapper", MinerClient(grpc.aio.insecure_channel(f"127.0.0.1:{wrapper_port}"), signer=None)),
+        ]
     # Sanity: the signed server really checks callers, so the benchmark measures signing.
     stranger = MinerClient.connect(f"127.0.0.1:{signed_port}", keypair=Keypair.generate(), receiver_ss58=server_ss58)
     try:
@@ -110,11 +157,11 @@ async def measure(
             raise
     await stranger.close()
     results: dict[tuple[str, int], list[Phase]] = {}
-    for client in (signed, plain):  # warm up connections and code paths
+    for _, client in modes:  # warm up connections and code paths
         await run_phase(client, 0.3, args.concurrency)
     for _ in range(args.rounds):
         for concurrency in (1, args.concurrency):
-            for name, client in (("unsigned", plain), ("signed", signed)):
+            for name, client in modes[:2] if concurrency == 1 else modes:
                 client_cpu, server_cpu = time.process_time(), process_cpu_s(server_pid)
                 rps, lat = await run_phase(client, args.phase_s, concurrency)
                 client_cpu, server_cpu = time.process_time() - client_cpu, process_cpu_s(server_pid) - server_cpu
@@ -122,8 +169,8 @@ async def measure(
                 results.setdefault((name, concurrency), []).append(
                     Phase(rps, lat, client_cpu / calls * 1e6, server_cpu / calls * 1e6)
                 )
-    await signed.close()
-    await plain.close()
+    for _, client in modes:
+        await client.close()
     return results
 
 
@@ -132,7 +179,7 @@ def report(results: dict[tuple[str, int], list[Phase]], concurrency: int) -> Non
     a burst of load from elsewhere hits both sides of a pair alike)."""
     print(f"{'mode':<10}{'in flight':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'client us':>11}{'server us':>11}")
     for c in (1, concurrency):
-        for name in ("unsigned", "signed"):
+        for name in [n for n, k in results if k == c]:
             phases = results[(name, c)]
             lat = [x for p in phases for x in p.latencies]
             print(
@@ -142,6 +189,13 @@ def report(results: dict[tuple[str, int], list[Phase]], concurrency: int) -> Non
                 f"{statistics.median(p.server_cpu_us for p in phases):>11.0f}"
             )
     print("(client us / server us: CPU time per call in each process)")
+    if ("+metadata", concurrency) in results:
+        print(
+            "breakdown: +metadata = unsigned calls carrying a signed call's auth header to the pass-through server; "
+            "+wrapper = unsigned calls through the interceptor's raw-bytes handler with no check to run"
+        )
+    sign_us, verify_us = ed25519_us()
+    print(f"ed25519 in this process: sign {sign_us:.0f} us, verify {verify_us:.0f} us")
     for c in (1, concurrency):
         pairs = zip(results[("signed", c)], results[("unsigned", c)], strict=True)
         ratios = sorted(sig.rps / plain.rps for sig, plain in pairs)
@@ -157,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase-s", type=float, default=2.0, help="seconds per measured phase")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds; medians are reported")
     parser.add_argument("--concurrency", type=int, default=32, help="calls in flight in the concurrent phases")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the metadata alone and the raw-bytes handler alone"
+    )
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(serve(args.serve))
@@ -171,9 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         line = server.stdout.readline().split() if server.stdout else []
-        if len(line) != 4 or line[0] != "READY":
+        if len(line) != 5 or line[0] != "READY":
             raise SystemExit(f"the server process did not start (said {line!r})")
-        results = asyncio.run(measure(args, int(line[1]), int(line[2]), line[3], me, server.pid))
+        results = asyncio.run(measure(args, [int(x) for x in line[1:4]], line[4], me, server.pid))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
