@@ -19,6 +19,7 @@ import asyncio
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,20 @@ async def run_load(engine: Engine, streams: int, one_request_s: float, window_s:
     return LoadResult(streams, (tokens1 - tokens0) / (t1 - t0), [d.ttft_s for d in steady], decode_rate)
 
 
+def on_model_thread(backend: TransformersBackend, fn: Callable[[], float]) -> float:
+    """``fn()`` on a fresh thread using the backend's torch thread count, as the engine's threads do."""
+    result: list[float] = []
+
+    def run() -> None:
+        torch.set_num_threads(backend.threads)
+        result.append(fn())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
 def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
     """The reference point of the issue: transformers' ``generate`` on a left-padded batch of ``rows`` chat
     prompts, greedy, exactly NEW_TOKENS each (no early stop, no arrivals), with the backend's thread count."""
@@ -107,10 +122,8 @@ def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
         for q in (QUESTIONS * rows)[:rows]
     ]
     encoded = tokenizer(texts, return_tensors="pt", padding=True)
-    elapsed: list[float] = []
 
-    def run() -> None:
-        torch.set_num_threads(backend.threads)
+    def run() -> float:
         with torch.inference_mode():
             start = time.perf_counter()
             backend.model.generate(
@@ -120,33 +133,26 @@ def static_batch_tokens_per_s(backend: TransformersBackend, rows: int) -> float:
                 do_sample=False,
                 pad_token_id=backend.pad_token_id,
             )
-            elapsed.append(time.perf_counter() - start)
+            return time.perf_counter() - start
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    return rows * NEW_TOKENS / elapsed[0]
+    return rows * NEW_TOKENS / on_model_thread(backend, run)
 
 
 def decode_step_ms(backend: TransformersBackend, rows: int, steps: int = 20) -> float:
     """Mean time of one raw ``backend.decode`` step for ``rows`` copies of a chat prompt (no engine), on a
     fresh thread with the backend's thread count: what batching costs the model itself."""
     prompt = backend.encode((ChatMessage("user", QUESTIONS[0]),), "")
-    elapsed: list[float] = []
 
-    def run() -> None:
+    def run() -> float:
         batch, logits = backend.prefill([prompt] * rows)
         tokens = logits.argmax(dim=-1).tolist()
         backend.decode(batch, tokens)  # warm-up
         start = time.perf_counter()
         for _ in range(steps):
             backend.decode(batch, tokens)
-        elapsed.append((time.perf_counter() - start) / steps)
+        return (time.perf_counter() - start) / steps
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    return elapsed[0] * 1e3
+    return on_model_thread(backend, run) * 1e3
 
 
 async def main(model: str, dtype: str, window_s: float, cache_dir: Path) -> None:
