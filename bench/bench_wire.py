@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from subnet.auth import OPEN, PASSTHROUGH, AuthSettings, RateLimitSettings
 from subnet.auth.wire import sign_request
 from subnet.client import MinerClient
-from subnet.keys import Keypair, verify_signature
+from subnet.keys import Keypair, verify_signature, verify_signature_fast
 from subnet.server import create_server, service
 from subnet.testing import EchoMiner, policy_for
 
@@ -82,18 +82,23 @@ class FixedMetadata:
         return self._signed
 
 
-def ed25519_us(n: int = 2000) -> tuple[float, float]:
-    """Microseconds per ed25519 signature and per verification of a 200-byte message, in this process."""
+def ed25519_us(n: int = 2000) -> tuple[float, float, float]:
+    """Microseconds per ed25519 signature, per libsodium verification (``verify_signature``) and per verification
+    on the wire's path (``verify_signature_fast``, zebra once the key is vetted) of a 200-byte message."""
     keypair, message = Keypair.generate(), b"x" * 200
     signature = keypair.sign(message)
-    start = time.perf_counter()
-    for _ in range(n):
-        keypair.sign(message)
-    sign_us = (time.perf_counter() - start) / n * 1e6
-    start = time.perf_counter()
-    for _ in range(n):
-        verify_signature(keypair.ss58_address, message, signature)
-    return sign_us, (time.perf_counter() - start) / n * 1e6
+
+    def per_call_us(fn) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - start) / n * 1e6
+
+    return (
+        per_call_us(lambda: keypair.sign(message)),
+        per_call_us(lambda: verify_signature(keypair.ss58_address, message, signature)),
+        per_call_us(lambda: verify_signature_fast(keypair.public_key, message, signature)),
+    )
 
 
 async def run_phase(client: MinerClient, duration_s: float, concurrency: int) -> tuple[float, list[float]]:
@@ -194,8 +199,11 @@ def report(results: dict[tuple[str, int], list[Phase]], concurrency: int) -> Non
             "breakdown: +metadata = unsigned calls carrying a signed call's auth header to the pass-through server; "
             "+wrapper = unsigned calls through the interceptor's raw-bytes handler with no check to run"
         )
-    sign_us, verify_us = ed25519_us()
-    print(f"ed25519 in this process: sign {sign_us:.0f} us, verify {verify_us:.0f} us")
+    sign_us, verify_us, fast_verify_us = ed25519_us()
+    print(
+        f"ed25519 in this process: sign {sign_us:.0f} us, verify {verify_us:.0f} us (libsodium), "
+        f"{fast_verify_us:.0f} us (zebra, the wire's path)"
+    )
     for c in (1, concurrency):
         pairs = zip(results[("signed", c)], results[("unsigned", c)], strict=True)
         ratios = sorted(sig.rps / plain.rps for sig, plain in pairs)

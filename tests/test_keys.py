@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ed25519_zebra
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subnet import ss58
+from subnet import keys, ss58
 from subnet.errors import InvalidAddressError, InvalidMnemonicError
-from subnet.keys import Keypair, generate_mnemonic, seed_from_mnemonic, verify_signature
+from subnet.keys import Keypair, generate_mnemonic, seed_from_mnemonic, verify_signature, verify_signature_fast
 
 # Substrate's well-known development key "Alice": public key and its generic-prefix (42) address.
 ALICE_PUBLIC = bytes.fromhex("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d")
@@ -117,3 +118,29 @@ def test_signatures_verify_only_for_the_right_key_and_message() -> None:
     assert not verify_signature(key.ss58_address, b"message", sig[:-1])
     assert not verify_signature(key.ss58_address, b"message", bytes(64))
     assert not verify_signature("not-an-address", b"message", sig)
+
+
+def test_fast_verification_agrees_and_vets_each_key_with_libsodium_first() -> None:
+    key, other = Keypair.generate(), Keypair.generate()
+    sig = key.sign(b"message")
+    # A bad first signature does not vet the key.
+    assert not verify_signature_fast(key.public_key, b"messagE", sig)
+    assert key.public_key not in keys._VETTED_KEYS
+    assert verify_signature_fast(key.public_key, b"message", sig)
+    assert key.public_key in keys._VETTED_KEYS
+    # Vetted keys take zebra's path, which still refuses what it must.
+    assert verify_signature_fast(key.public_key, b"message", sig)
+    assert not verify_signature_fast(key.public_key, b"messagE", sig)
+    assert not verify_signature_fast(other.public_key, b"message", sig)
+    assert not verify_signature_fast(key.public_key, b"message", sig[:-1])
+    assert not verify_signature_fast(key.public_key, b"message", bytes(64))
+
+
+def test_fast_verification_refuses_a_small_order_key_that_zebra_alone_would_accept() -> None:
+    # The identity point as public key, R = identity, S = 0: valid for ANY message under ZIP-215 (zebra), so
+    # anyone could "sign" as this key. libsodium refuses small-order keys, and it vets every key first.
+    identity = b"\x01" + bytes(31)
+    forged = identity + bytes(32)
+    assert ed25519_zebra.ed_verify(forged, b"any message", identity)
+    assert not verify_signature_fast(identity, b"any message", forged)
+    assert identity not in keys._VETTED_KEYS

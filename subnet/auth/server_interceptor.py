@@ -25,7 +25,7 @@ from subnet.auth.nonces import REPLAYED, NonceCache
 from subnet.auth.policy import AccessPolicy
 from subnet.auth.ratelimit import RateLimiter
 from subnet.auth.settings import DEFAULT_AUTH_SETTINGS, DEFAULT_METHOD_RULES, AuthSettings, MethodAuth
-from subnet.keys import Keypair, verify_signature
+from subnet.keys import Keypair, public_key_of, verify_signature_fast
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                         data = handler.response_serializer(message) if handler.response_serializer else message
                         digest.update(data)
                         yield data
-                self._sign(context, rule, method, info, digest)
+                if rule.sign_response and info is not None:
+                    self._sign(context, method, info, digest.hexdigest(), digest.count)
 
             return grpc.unary_stream_rpc_method_handler(unary_stream)
 
@@ -139,9 +140,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if inspect.isawaitable(response):
                 response = await response
             data = handler.response_serializer(response) if handler.response_serializer else response
-            digest = wire.ResponseDigest()
-            digest.update(data)
-            self._sign(context, rule, method, info, digest)
+            if rule.sign_response and info is not None:
+                self._sign(context, method, info, wire.single_message_digest(data), 1)
             return data
 
         return grpc.unary_unary_rpc_method_handler(unary_unary)
@@ -198,7 +198,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         message = wire.request_message(
             method, header.body_sha256, header.caller, header.receiver, header.nonce, header.timestamp_ms
         )
-        if not verify_signature(header.caller, message, header.signature):
+        if not verify_signature_fast(public_key_of(header.caller), message, header.signature):
             raise wire.AuthFailure("bad signature", f"the signature is not {header.caller}'s over this call")
         # Only after the signature holds, so strangers cannot fill the cache with nonces.
         verdict = self.nonces.check_and_add((header.caller, header.nonce), timestamp_s)
@@ -210,14 +210,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
         return header
 
-    def _sign(
-        self, context, rule: MethodAuth, method: str, info: CallerInfo | None, digest: wire.ResponseDigest
-    ) -> None:
-        if not rule.sign_response or info is None or info.nonce is None:
+    def _sign(self, context, method: str, info: CallerInfo, digest: str, count: int) -> None:
+        if info.nonce is None:
             return
-        trailers = wire.sign_response(
-            self.identity, method, digest.hexdigest(), digest.count, info.caller_ss58, info.nonce
-        )
+        trailers = wire.sign_response(self.identity, method, digest, count, info.caller_ss58, info.nonce)
         # Keep whatever trailing metadata the servicer set itself.
         existing = tuple(context.trailing_metadata() or ())
         context.set_trailing_metadata(existing + trailers)
