@@ -86,8 +86,9 @@ def epoch(
     present = np.ones(W.shape, dtype=bool) if submitted is None else np.asarray(submitted, dtype=bool)
 
     stake = _normalise(S)  # (V,)
+    # Entries not submitted take no part, so they must not count in their row's normalisation either.
+    W = np.where(present, W, 0.0)
     weights = _row_normalise(quantise_weight_rows(W).astype(np.float64))  # (V, M), rows sum to 1 or 0
-    weights[~present] = 0.0
 
     consensus = weighted_quantile_columns(weights, stake, params.kappa)  # (M,)
     clipped = np.minimum(weights, consensus[np.newaxis, :])  # (V, M); zero wherever consensus is zero
@@ -162,7 +163,8 @@ def quantise_weight_rows(W: np.ndarray) -> np.ndarray:
     """
     W = np.asarray(W, dtype=np.float64)
     row_max = W.max(axis=1, keepdims=True) if W.size else np.zeros((W.shape[0], 1))
-    scaled = np.divide(W * U16_MAX, row_max, out=np.zeros_like(W), where=row_max > 0)
+    # Divide first: W * 65535 overflows for weights near the float maximum.
+    scaled = np.divide(W, row_max, out=np.zeros_like(W), where=row_max > 0) * U16_MAX
     return np.floor(scaled + 0.5).astype(np.uint16)
 
 
@@ -255,9 +257,13 @@ def _bonds_to_u16(bonds_prev: np.ndarray | None, shape: tuple[int, int]) -> np.n
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
-    """x / sum(x), or zeros when the sum is not positive."""
-    total = x.sum()
-    return x / total if total > 0 else np.zeros_like(x)
+    """x / sum(x), or zeros when the sum is not positive (scaled by the maximum first, so the sum cannot
+    overflow for values near the float maximum)."""
+    peak = x.max() if x.size else 0.0
+    if not peak > 0:
+        return np.zeros_like(x)
+    scaled = x / peak
+    return scaled / scaled.sum()
 
 
 def _row_normalise(x: np.ndarray) -> np.ndarray:

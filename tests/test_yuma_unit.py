@@ -74,6 +74,24 @@ def test_unsubmitted_pairs_lose_bonds_under_liquid_alpha() -> None:
     assert second.bonds[1, 1] > 0.0  # validator 1 submitted an explicit zero
 
 
+def test_an_unsubmitted_entry_does_not_dilute_its_row() -> None:
+    # Validator 0 submitted only miner 0; a stray value under an unsubmitted entry must not take a share.
+    S = np.array([0.5, 0.5])
+    submitted = np.array([[True, False], [True, True]])
+    stray = epoch(np.array([[1.0, 3.0], [1.0, 0.0]]), S, None, YUMA3, submitted=submitted)
+    clean = epoch(np.array([[1.0, 0.0], [1.0, 0.0]]), S, None, YUMA3, submitted=submitted)
+    for field in ("consensus", "incentive", "dividends", "validator_trust", "bonds"):
+        np.testing.assert_array_equal(getattr(stray, field), getattr(clean, field))
+
+
+def test_weights_and_stakes_near_the_float_maximum_keep_their_proportions() -> None:
+    huge = np.finfo(np.float64).max / 2
+    scaled = epoch(np.array([[huge, huge / 2], [huge / 2, huge]]), np.array([huge, huge]), None, YUMA3)
+    plain = epoch(np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([1.0, 1.0]), None, YUMA3)
+    for field in ("consensus", "incentive", "dividends", "validator_trust", "bonds"):
+        np.testing.assert_allclose(getattr(scaled, field), getattr(plain, field), atol=1e-12)
+
+
 def test_classic_dividends_follow_stake_weighted_bonds() -> None:
     W = np.array([[1.0, 0.0], [0.0, 1.0]])
     S = np.array([3.0, 1.0])
