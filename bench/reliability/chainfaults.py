@@ -4,8 +4,9 @@ While the market runs (miners, validators, the epoch sampler) two senders submit
 acknowledged one. After each restart the node must have opened its store (which checks the state root and the
 ledger invariant before it serves) and the header chain, read over the wire, must satisfy: each block's
 issuance = the previous one + its block reward (``consensus.emission.block_reward``) - what it recycled. After
-the kills: every miner and validator process is still alive and reconnected by itself (each validator logs new
-steps and sets weights again, the miners answer them), then, with the node stopped, every acknowledged transfer
+the kills: every validator process is still alive and reconnected by itself (each logs new steps and sets weights
+again), every miner not killed on purpose by an earlier scenario is alive and earned a reward > 0 in a validator
+step logged after the last restart (it reconnected by itself), then, with the node stopped, every acknowledged transfer
 is in the block it was acknowledged in, the header chain verifies, and total issuance = genesis + the block
 rewards of the header chain - recycling.
 """
@@ -52,6 +53,12 @@ def header_errors(headers: list, genesis_units: int) -> list[str]:
     return errors
 
 
+def best_rewards(market: Market, since: dict[str, int]) -> dict[str, float]:
+    """The best reward each miner got in any validator step logged after the given log offsets."""
+    lines = [rw for v in market.config.validators for _, _, _, rw in step_lines(market.net.log(v)[since[v]:])]
+    return {m: max((rw.get(market.uid[m], 0.0) for rw in lines), default=0.0) for m in market.config.miners}
+
+
 async def scenario_chain_faults(market: Market, report: Report, *, kills: int, seed: int) -> None:
     net, cfg = market.net, market.config
     rng = random.Random(seed)
@@ -60,6 +67,7 @@ async def scenario_chain_faults(market: Market, report: Report, *, kills: int, s
     acked: list[tuple[str, int]] = []
     stop = asyncio.Event()
     downtimes, bad_headers, heights = [], [], []
+    sampler_errors = market.sampler_errors
     async with net.client(timeout_s=5, reconnect_budget_s=60) as client:
         tasks = [asyncio.create_task(_sender(client, k, acked, stop)) for k in senders]
         try:
@@ -76,6 +84,11 @@ async def scenario_chain_faults(market: Market, report: Report, *, kills: int, s
             log_offsets = {v: len(net.log(v)) for v in cfg.validators}
             await market.wait_epochs(2)
             await asyncio.sleep(cfg.step_interval_s + 1)
+            # Then up to 2 more epochs until every miner still meant to run has earned a reward again.
+            deadline = time.monotonic() + 2 * cfg.tempo * cfg.block_time_s
+            while time.monotonic() < deadline and not all(
+                    best_rewards(market, log_offsets)[m] > 0 for m in cfg.miners if m not in market.killed):
+                await asyncio.sleep(cfg.step_interval_s)
         finally:
             stop.set()
             for task in tasks:
@@ -87,15 +100,26 @@ async def scenario_chain_faults(market: Market, report: Report, *, kills: int, s
     report.figure("restart to READY (s): mean / max", f"{sum(downtimes) / len(downtimes):.2f} / {max(downtimes):.2f}")
     report.goal("ledger invariant and issuance arithmetic after every restart (bad blocks)", len(bad_headers), "0",
                 not bad_headers and heights == sorted(heights))
-    alive = [n for n, p in net.procs.items() if not p.alive()]
+    died = [n for n, p in net.procs.items() if not p.alive()]
     stepping = {v: step_lines(net.log(v)[log_offsets[v]:]) for v in cfg.validators}
     weighted = [v for v in cfg.validators if int(graph.last_update[market.uid[v]]) > restarted_at]
     answered = [v for v, lines in stepping.items() if any(r > 0 for _, _, _, rw in lines for r in rw.values())]
-    live_miners = [m for m in cfg.miners if net.procs[m].alive()]
-    report.figure("processes that died", alive or "none")
-    report.goal("validators that stepped, were answered and set weights after the last restart",
+    best = best_rewards(market, log_offsets)
+    meant_to_run = [m for m in cfg.miners if m not in market.killed]
+    rewarded = [m for m in meant_to_run if net.procs[m].alive() and best[m] > 0]
+    report.figure("processes that died", f"{died or 'none'} (killed on purpose earlier: "
+                                         f"{sorted(market.killed) or 'none'})")
+    report.figure("epoch sampler errors during the scenario (failed while the node was down, retried)",
+                  market.sampler_errors - sampler_errors)
+    report.figure("best step reward per miner after the last restart", {m: best[m] for m in cfg.miners})
+    report.goal("validators alive that stepped, were answered and set weights after the last restart",
                 f"{len(answered)}/{len(weighted)} of {len(cfg.validators)}", "all",
-                len(answered) == len(weighted) == len(cfg.validators) and len(live_miners) >= 1)
+                len(answered) == len(weighted) == len(cfg.validators)
+                and all(net.procs[v].alive() for v in cfg.validators))
+    report.goal("miners not killed on purpose alive and rewarded (> 0) after the last restart",
+                f"{len(rewarded)}/{len(meant_to_run)}"
+                + (f", missing {sorted(set(meant_to_run) - set(rewarded))}" if len(rewarded) < len(meant_to_run) else ""),
+                "all", len(rewarded) == len(meant_to_run))
     net.chain.stop(10)
     report.figure("acknowledged transfers", len(acked))
     store = ChainStore(net.chain_dir)

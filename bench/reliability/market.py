@@ -78,6 +78,7 @@ class Market:
     uid: dict[str, int] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     sampler_errors: int = 0
+    killed: set[str] = field(default_factory=set)  # miners a scenario killed on purpose and did not restart
 
     async def sample(self, stop: asyncio.Event) -> None:
         """Record the metagraph once per epoch; survives chain restarts (errors are counted and retried)."""
@@ -121,7 +122,8 @@ class Market:
         return float(np.mean([s.graph.I[self.uid[name]] for s in self.snapshots[-last:]]))
 
     def miner_rank(self, name: str, last: int) -> int:
-        """Rank (0 = best) of ``name`` by mean incentive among the miners that are alive in the market."""
+        """Rank (0 = best) of ``name`` by mean incentive over the last ``last`` epochs among all the market's
+        miners, killed and hung ones included (their incentive decays, so they sink); ties keep the grade order."""
         values = {m: self.incentive(m, last) for m in self.config.miners}
         return sorted(values, key=lambda m: -values[m]).index(name)
 
@@ -147,6 +149,38 @@ async def start_market(config: MarketConfig, root: Path) -> Market:
 def step_lines(log: str) -> list[tuple[int, int, float, dict[int, float]]]:
     """(step, miners, seconds, rewards) of every step a validator logged."""
     return [(int(m[1]), int(m[2]), float(m[3]), ast.literal_eval(m[4])) for m in STEP_LINE.finditer(log)]
+
+
+@dataclass(frozen=True)
+class StepHealth:
+    """How one validator kept its steps over a window of its log."""
+
+    steps: int  # steps completed (logged) in the window
+    allowed: int  # steps its interval allows in the window: floor(window / interval)
+    over_budget: int  # "step N took Xs, over its budget" warnings
+    failed: int  # "step failed" (the step raised; logged by the scheduler job)
+    skipped: int  # APScheduler runs skipped because the previous step was still running
+    longest_s: float
+
+    @property
+    def required(self) -> int:
+        """At least about half the steps the interval allows (a step may run into the next interval, whose run
+        is then skipped), one less for the window's edges, and at least 1."""
+        return max(1, self.allowed // 2 - 1)
+
+    def ok(self, budget_s: float) -> bool:
+        return (self.over_budget == self.failed == 0 and self.longest_s <= budget_s
+                and self.steps >= self.required)
+
+
+def step_health(log: str, *, window_s: float, interval_s: float) -> StepHealth:
+    """``StepHealth`` of the part of one validator's log written during a window of ``window_s`` seconds."""
+    lines = step_lines(log)
+    return StepHealth(
+        steps=len(lines), allowed=int(window_s // interval_s), over_budget=log.count("over its budget"),
+        failed=sum(line.rstrip().endswith("step failed") for line in log.splitlines()),
+        skipped=log.count("skipped: maximum number of running instances"),
+        longest_s=max((secs for _, _, secs, _ in lines), default=0.0))
 
 
 def market_figures(market: Market, report: Report) -> None:
