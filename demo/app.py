@@ -2,8 +2,9 @@
 
     subnet-demo --chain.endpoint HOST:PORT --wallet.name W --wallet.hotkey H [--port 7860] [--host 127.0.0.1]
 
-The demo signs its queries with the wallet's hotkey: miners must admit it (their gateway allowlist). Each browser
-session is rate limited. Once serving it prints ``READY demo http://HOST:PORT``.
+The demo signs its queries with the wallet's hotkey: miners must admit it (their gateway allowlist). Chat messages
+are rate limited per browser session and per client IP address. Once serving it prints
+``READY demo http://HOST:PORT``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class DemoSettings:
     port: int = 7860
     max_new_tokens: int = 200
     first_token_timeout_s: float = 20.0
+    idle_timeout_s: float = 10.0  # longest wait between two chunks once a miner has started answering
     total_timeout_s: float = 120.0
     session_requests_per_minute: int = 10
+    ip_requests_per_minute: int = 30  # one IP may hold several sessions (tabs, scripts)
+    min_refresh_s: float = 0.5  # the leaderboard refreshes every block, but never faster than this
 
 
 def _tokens(units: int) -> float:
@@ -87,10 +91,42 @@ def emission_frame(watcher: NetworkWatcher) -> pd.DataFrame:
                         columns=["block", "uid", "emission"])
 
 
+def refresh_interval_s(watcher: NetworkWatcher, settings: DemoSettings) -> float:
+    """Seconds between leaderboard refreshes: one block of the chain (1 s until the chain has answered)."""
+    status = watcher.view.status
+    block_time_s = status.block_time_s if status is not None and status.block_time_s > 0 else 1.0
+    return max(settings.min_refresh_s, block_time_s)
+
+
+def _per_minute(requests: int) -> RateLimiter:
+    """A bucket of ``requests`` messages per key, refilled over a minute."""
+    if requests < 1:
+        raise ValueError(f"a rate limit needs at least 1 request per minute, not {requests}")
+    return RateLimiter(RateLimitSettings(base_burst_requests=requests, burst_per_token_staked=0.0,
+                                         refill_window_s=60.0))
+
+
 def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair) -> gr.Blocks:
-    limiter = RateLimiter(RateLimitSettings(base_burst_requests=settings.session_requests_per_minute,
-                                            burst_per_token_staked=0.0, refill_window_s=60.0))
+    session_limiter = _per_minute(settings.session_requests_per_minute)
+    ip_limiter = _per_minute(settings.ip_requests_per_minute)
     limiter_lock = threading.Lock()
+
+    def refused(request: gr.Request | None) -> str:
+        """Why this message may not be sent now ("" when it may). A session refused does not use up its IP's
+        allowance."""
+        session = getattr(request, "session_hash", None) or "anonymous"
+        client = getattr(request, "client", None)
+        ip = getattr(client, "host", None) or "unknown"
+        with limiter_lock:
+            wait_s = session_limiter.try_acquire(session, 0)
+            if wait_s > 0:
+                return (f"Rate limit: at most {settings.session_requests_per_minute} messages per minute per "
+                        f"session. Try again in {max(1, round(wait_s))} s.")
+            wait_s = ip_limiter.try_acquire(ip, 0)
+            if wait_s > 0:
+                return (f"Rate limit: at most {settings.ip_requests_per_minute} messages per minute from one "
+                        f"address. Try again in {max(1, round(wait_s))} s.")
+        return ""
 
     async def chat(message: str, history: list, request: gr.Request):
         history = list(history or [])
@@ -98,10 +134,9 @@ def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair)
         if not message:
             yield history, "Type a message first.", ""
             return
-        with limiter_lock:
-            wait_s = limiter.try_acquire(getattr(request, "session_hash", None) or "anonymous", 0)
-        if wait_s > 0:
-            yield history, f"Rate limit: try again in {wait_s:.0f} s.", message
+        refusal = refused(request)
+        if refusal:
+            yield history, refusal, message
             return
         turns = [{"role": m["role"], "content": _text(m["content"])} for m in history
                  if m.get("role") in ("user", "assistant")]
@@ -112,6 +147,7 @@ def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair)
             async for answer in stream_answer(ranked_axons(watcher.view.graph), gateway, turns,
                                               max_new_tokens=settings.max_new_tokens,
                                               first_token_timeout_s=settings.first_token_timeout_s,
+                                              idle_timeout_s=settings.idle_timeout_s,
                                               total_timeout_s=settings.total_timeout_s):
                 history[-1] = {"role": "assistant", "content": answer.text}
                 info = f"Answered by uid {answer.uid} ({answer.hotkey})"
@@ -124,7 +160,14 @@ def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair)
             history[-1] = {"role": "assistant", "content": "(no answer)"}
             yield history, str(exc), ""
 
+    def retime(current_s: float | None):
+        """Follow the chain's block time (known once the watcher has reached the chain)."""
+        wanted_s = refresh_interval_s(watcher, settings)
+        return gr.skip() if current_s is not None and abs(current_s - wanted_s) < 1e-6 else gr.Timer(wanted_s)
+
     with gr.Blocks(title="Subnet demo") as app:
+        every_block = gr.Timer(refresh_interval_s(watcher, settings))
+        every_block.tick(retime, every_block, every_block, show_progress="hidden", queue=False)
         gr.Markdown("# Chat with the subnet's best model")
         with gr.Tab("Chat"):
             gr.Markdown(f"_{NOTICE}_")
@@ -136,10 +179,10 @@ def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair)
             send.click(chat, [box, chatbot], [chatbot, answered_by, box], api_name="chat")
             box.submit(chat, [box, chatbot], [chatbot, answered_by, box], api_name=False)
         with gr.Tab("Leaderboard"):
-            gr.Dataframe(value=lambda: leaderboard(watcher), every=gr.Timer(2.0), elem_id="leaderboard",
+            gr.Dataframe(value=lambda: leaderboard(watcher), every=every_block, elem_id="leaderboard",
                          interactive=False)
         with gr.Tab("Network"):
-            gr.Markdown(value=lambda: network_summary(watcher), every=gr.Timer(2.0))
+            gr.Markdown(value=lambda: network_summary(watcher), every=every_block)
             gr.LinePlot(value=lambda: issuance_frame(watcher), x="block", y="issuance", title="Total issuance (tokens)",
                         every=gr.Timer(5.0))
             gr.LinePlot(value=lambda: emission_frame(watcher), x="block", y="emission", color="uid",
@@ -156,6 +199,7 @@ def _text(content) -> str:
 
 
 def parse_args(argv: list[str] | None) -> DemoSettings:
+    d = DemoSettings(chain_endpoint="")
     p = argparse.ArgumentParser(prog="subnet-demo", description="Chat with the top-ranked miner of a subnet.")
     p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
                    default=os.environ.get("SUBNET_CHAIN_ENDPOINT", "127.0.0.1:9944"))
@@ -165,14 +209,22 @@ def parse_args(argv: list[str] | None) -> DemoSettings:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--max-new-tokens", type=int, default=200)
-    p.add_argument("--session-requests-per-minute", type=int, default=10)
+    p.add_argument("--first-token-timeout-s", type=float, default=d.first_token_timeout_s,
+                   help="fall over to the next miner when the first token takes longer")
+    p.add_argument("--idle-timeout-s", type=float, default=d.idle_timeout_s,
+                   help="fall over to the next miner when it stops streaming for this long")
+    p.add_argument("--total-timeout-s", type=float, default=d.total_timeout_s, help="deadline of one answer")
+    p.add_argument("--session-requests-per-minute", type=int, default=d.session_requests_per_minute)
+    p.add_argument("--ip-requests-per-minute", type=int, default=d.ip_requests_per_minute)
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return DemoSettings(chain_endpoint=args.chain_endpoint, wallet_name=args.wallet_name,
                         wallet_hotkey=args.wallet_hotkey, wallet_path=args.wallet_path, host=args.host, port=args.port,
-                        max_new_tokens=args.max_new_tokens,
-                        session_requests_per_minute=args.session_requests_per_minute)
+                        max_new_tokens=args.max_new_tokens, first_token_timeout_s=args.first_token_timeout_s,
+                        idle_timeout_s=args.idle_timeout_s, total_timeout_s=args.total_timeout_s,
+                        session_requests_per_minute=args.session_requests_per_minute,
+                        ip_requests_per_minute=args.ip_requests_per_minute)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ The metagraph snapshot is refreshed by ``NetworkWatcher``; the router only reads
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -44,10 +45,15 @@ def ranked_axons(graph: Metagraph | None) -> list[Axon]:
 
 
 async def stream_answer(candidates: Sequence[Axon], gateway: Keypair, messages: list[dict[str, str]], *,
-                        max_new_tokens: int, first_token_timeout_s: float, total_timeout_s: float,
-                        max_attempts: int = 3) -> AsyncIterator[Answer]:
+                        max_new_tokens: int, first_token_timeout_s: float, idle_timeout_s: float,
+                        total_timeout_s: float, max_attempts: int = 3) -> AsyncIterator[Answer]:
     """Stream the answer of the first candidate that produces one; fall over to the next on any failure
-    before its answer completes. Raises NoMinerAvailable when every attempt failed."""
+    before its answer completes. Raises NoMinerAvailable when every attempt failed.
+
+    A candidate fails when its first chunk takes longer than ``first_token_timeout_s``, a later chunk longer than
+    ``idle_timeout_s``, the whole call longer than ``total_timeout_s`` (the gRPC deadline), the stream ends
+    without a final answer, or the response signature does not verify. The final ``Answer`` (``done=True``) is
+    yielded only after the stream has ended and its signature checked out."""
     request = pb.GenerateRequest(messages=[pb.ChatMessage(role=m["role"], content=m["content"]) for m in messages],
                                  max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.95,
                                  seed=time.time_ns() & 0xFFFFFFFF)
@@ -55,22 +61,33 @@ async def stream_answer(candidates: Sequence[Axon], gateway: Keypair, messages: 
     errors: list[str] = []
     for axon in list(candidates)[:max_attempts]:
         text = ""
+        final: pb.GenerateResponse | None = None
         try:
             async with MinerClient.connect(axon.endpoint, keypair=gateway, receiver_ss58=axon.hotkey) as miner:
                 stream = miner.generate_stream(request, timeout_s=total_timeout_s)
-                started = time.monotonic()
-                async for chunk in stream:
-                    if chunk.HasField("delta"):
+                chunks = aiter(stream)
+                received = 0
+                while True:
+                    wait_s = idle_timeout_s if received else first_token_timeout_s
+                    try:
+                        # Time out on each chunk, not after it arrives: a silent miner must not hold the chat
+                        # until the gRPC deadline.
+                        chunk = await asyncio.wait_for(anext(chunks), wait_s)
+                    except StopAsyncIteration:
+                        break  # the stream ended and its signature verified
+                    except TimeoutError:
+                        stream.cancel()
+                        what = "a next token" if received else "a first token"
+                        raise TimeoutError(f"no {what} within {wait_s:g} s") from None
+                    received += 1
+                    if chunk.HasField("delta") and final is None:
                         text += chunk.delta.text
                         yield Answer(text, axon.uid, axon.hotkey, False, failed_over=tuple(tried))
                     elif chunk.HasField("final"):
                         final = chunk.final
-                        yield Answer(final.text, axon.uid, axon.hotkey, True, final.ttft_s, final.tokens_per_s,
-                                     tuple(tried))
-                        return
-                    if not text and time.monotonic() - started > first_token_timeout_s:
-                        stream.cancel()
-                        raise TimeoutError("no first token in time")
+            if final is not None:
+                yield Answer(final.text, axon.uid, axon.hotkey, True, final.ttft_s, final.tokens_per_s, tuple(tried))
+                return
             errors.append(f"uid {axon.uid}: the stream ended without a final answer")
         except (grpc.aio.AioRpcError, ResponseVerificationError, TimeoutError, OSError) as exc:
             detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)

@@ -2,8 +2,9 @@
 
 Creates development wallets and a genesis in the data dir (once), starts ``subnet-chain``, registers and stakes
 the validators, registers the miners, starts miners, validators and the demo, prints a status table and writes
-``localnet.json``. SIGINT/SIGTERM stop every child in reverse order. A second start on the same data dir resumes
-the same chain with the same wallets.
+``localnet.json``. SIGINT/SIGTERM stop every child started so far, at any point (also while models are still
+loading), the chain last, and exit 0; a child that dies while the network runs, or that has to be killed on the
+way out, makes the exit code 1. A second start on the same data dir resumes the same chain with the same wallets.
 
 Development wallets are protected by the password ``$SUBNET_WALLET_PASSWORD`` (default ``localnet``) with the
 fast key-derivation setting: they are throwaway keys for a local network, never for real funds.
@@ -12,11 +13,14 @@ fast key-derivation setting: they are throwaway keys for a local network, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import logging
 import os
+import select
 import signal
+import subprocess
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +33,65 @@ from subnet.keys import Keypair
 from subnet.procs import Child, ChildFailed, command_path
 from subnet.wallet import Wallet
 
-log = logging.getLogger(__name__)
-
 DEV_PASSWORD = "localnet"
+STATE_FILE = "localnet.json"
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: stop everything started so far."""
+
+
+class StopSignal:
+    """Set by SIGINT/SIGTERM; every wait of the start-up and of the run loop wakes on it.
+
+    The handler only records the signal and writes one byte to a pipe: it takes no lock (``threading.Event.set``
+    in a signal handler can deadlock if the signal lands while the main thread holds the event's lock). The pipe
+    is never drained, so once set it stays readable and every later ``select`` or asyncio reader wakes at once."""
+
+    def __init__(self) -> None:
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        self.signum: int | None = None
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+    def set(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
+        if self.signum is None:
+            self.signum = signum
+            with contextlib.suppress(OSError):
+                os.write(self._write_fd, b"\0")
+
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s``, less if the signal arrives; return whether it has."""
+        if not self.is_set():
+            select.select([self._read_fd], [], [], max(0.0, timeout_s))
+        return self.is_set()
+
+    def check(self) -> None:
+        if self.is_set():
+            raise StopRequested(signal.Signals(self.signum).name)
+
+    async def unless_stopped(self, work: Awaitable):
+        """Await ``work``, cancelling it and raising StopRequested if the signal arrives first."""
+        loop = asyncio.get_running_loop()
+        stopped = loop.create_future()
+        loop.add_reader(self._read_fd, lambda: stopped.done() or stopped.set_result(None))
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_reader(self._read_fd)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.check()
+        return task.result()
+
+    def close(self) -> None:
+        os.close(self._read_fd)
+        os.close(self._write_fd)
 
 
 @dataclass(frozen=True)
@@ -76,12 +136,13 @@ class Running:
 
 
 class Localnet:
-    def __init__(self, settings: LocalnetSettings) -> None:
+    def __init__(self, settings: LocalnetSettings, stop_signal: StopSignal | None = None) -> None:
         self.settings = settings
         self.root = settings.data_dir.expanduser().resolve()
         self.wallet_root = self.root / "wallets"
         self.password = os.environ.get("SUBNET_WALLET_PASSWORD", DEV_PASSWORD)
         self.running = Running()
+        self.stop_signal = stop_signal or StopSignal()
 
     # --- wallets and genesis ------------------------------------------------------------------------------
 
@@ -103,8 +164,10 @@ class Localnet:
                 "miners": [f"miner{i}" for i in range(s.miners)]}
 
     def prepare(self) -> Genesis:
-        """Wallets and genesis, created on the first start and reused afterwards."""
+        """Wallets and genesis, created on the first start and reused afterwards. A ``localnet.json`` left by an
+        earlier run is removed: it describes processes that are gone."""
         self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / STATE_FILE).unlink(missing_ok=True)
         owner_cold, owner_hot = self._ensure_wallet("owner")
         self._ensure_wallet("gateway")
         names = self._names()
@@ -135,8 +198,16 @@ class Localnet:
         self.running.chain = self._child("chain", [
             command_path("subnet-chain"), "--data-dir", str(self.root / "chain"), "--genesis",
             str(self.root / "genesis.toml"), "--port", "0", "--block-time-s", str(s.block_time_s)])
-        self.running.chain.wait_ready(60)
+        self._wait_ready(self.running.chain, 60)
         return self.running.chain.address
+
+    def _wait_ready(self, child: Child, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not child.ready_line:
+            if not child.alive() or time.monotonic() > deadline:
+                child.wait_ready(0)  # raises ChildFailed with the child's output
+            if self.stop_signal.wait(0.1):
+                self.stop_signal.check()
 
     async def register_all(self, endpoint: str) -> None:
         """Register every validator and miner (once) and give validator i a stake of 1000*(i+1) tokens."""
@@ -185,7 +256,7 @@ class Localnet:
             "--wallet.hotkey", "default", "--port", str(self.settings.demo_port)])
 
     def wait_all_ready(self) -> None:
-        """Wait for every child, printing progress while models load."""
+        """Wait for every child, printing progress while models load; a stop request ends the wait at once."""
         deadline = time.monotonic() + self.settings.ready_timeout_s
         pending = [c for c in self.running.all() if not c.ready_line]
         started = time.monotonic()
@@ -201,7 +272,8 @@ class Localnet:
             if pending and time.monotonic() - last_report > 15:
                 last_report = time.monotonic()
                 print(f"  waiting for {', '.join(c.name for c in pending)} (models loading)...", flush=True)
-            time.sleep(0.1)
+            if self.stop_signal.wait(0.1):
+                self.stop_signal.check()
 
     # --- the whole thing ----------------------------------------------------------------------------------
 
@@ -224,15 +296,78 @@ class Localnet:
     def _hotkey(self, name: str) -> str:
         return self._wallet(name).hotkey_info().ss58_address
 
-    def stop(self) -> None:
-        """Stop the demo, validators and miners together, then the chain last (they may still talk to it)."""
-        children = [c for c in self.running.all() if c is not self.running.chain]
+    def write_state(self, doc: dict) -> Path:
+        """Write ``localnet.json`` atomically: a reader sees the old file or the whole new one, never a part."""
+        path = self.root / STATE_FILE
+        tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(doc, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def stop(self) -> list[ChildExit]:
+        """Stop the demo, validators and miners together, then the chain last (they may still talk to it).
+        Returns every exit, in stop order."""
+        exits = self._stop_together([c for c in self.running.all() if c is not self.running.chain])
+        if self.running.chain is not None:
+            exits += self._stop_together([self.running.chain])
+        return exits
+
+    def _stop_together(self, children: list[Child]) -> list[ChildExit]:
+        """One SIGTERM each, then ``shutdown_timeout_s`` for all of them before SIGKILL. Never a second SIGTERM:
+        a child shutting down may already have removed its handler, and a second one would kill it mid-way."""
+        exited_early = {id(c) for c in children if not c.alive()}
         for child in children:
             child.terminate()
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        exits = []
         for child in children:
-            log.info("%s stopped (exit %s)", child.name, child.stop(self.settings.shutdown_timeout_s))
-        if self.running.chain is not None:
-            self.running.chain.stop(self.settings.shutdown_timeout_s)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.popen.wait(max(0.0, deadline - time.monotonic()))
+            if child.alive():
+                child.kill()
+            code = child.stop(0)  # no longer running: this only collects the code and closes the log
+            exits.append(ChildExit(child.name, code, bool(child.ready_line), id(child) in exited_early))
+        return exits
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    name: str
+    code: int
+    served: bool  # it had printed its READY line
+    exited_early: bool  # it had exited before the stop began
+
+    @property
+    def clean(self) -> bool:
+        """Exit 0 when asked, or ended by our SIGTERM while still loading (before it installs its handler). A
+        child that exited on its own, or had to be SIGKILLed, did not stop cleanly."""
+        if self.exited_early:
+            return False
+        return self.code == 0 or (not self.served and self.code in (-signal.SIGTERM, -signal.SIGINT))
+
+    def note(self, timeout_s: float) -> str:
+        if self.exited_early:
+            return "had exited before the stop"
+        if self.code == -signal.SIGKILL:
+            return f"killed: still running {timeout_s:.0f}s after SIGTERM"
+        if self.code < 0:
+            try:
+                name = signal.Signals(-self.code).name
+            except ValueError:
+                name = f"signal {-self.code}"
+            return f"ended by {name}" + ("" if self.clean else ", it should have exited 0")
+        return "" if self.clean else "failed"
+
+
+def report_exits(exits: list[ChildExit], timeout_s: float) -> bool:
+    """Print every child's exit code; return whether all stopped cleanly."""
+    for e in exits:
+        note = e.note(timeout_s)
+        print(f"  {e.name:<11} exit {e.code}" + (f"  ({note})" if note else ""), flush=True)
+    return all(e.clean for e in exits)
 
 
 def print_table(doc: dict) -> None:
@@ -248,20 +383,21 @@ def print_table(doc: dict) -> None:
 
 
 def run(settings: LocalnetSettings) -> int:
-    """Run the local network until SIGINT/SIGTERM; return the exit code (0 on a clean stop)."""
-    net = Localnet(settings)
-    stop = {"now": False}
-
-    def request_stop(signum, frame) -> None:
-        stop["now"] = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Run the local network until SIGINT/SIGTERM. Returns 0 when it was asked to stop (during start-up or
+    later) and every child stopped cleanly; 1 when a child failed to start, died while running, or had to be
+    killed on the way out."""
+    stop_signal = StopSignal()
+    net = Localnet(settings, stop_signal)
+    previous = {sig: signal.signal(sig, stop_signal.set) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
     try:
         print(f"localnet in {net.root}", flush=True)
         net.prepare()
+        stop_signal.check()
         endpoint = net.start_chain()
         print(f"  ready: chain       {endpoint}", flush=True)
-        asyncio.run(net.register_all(endpoint))
+        asyncio.run(stop_signal.unless_stopped(net.register_all(endpoint)))
+        stop_signal.check()
         net.start_miners(endpoint)
         net.start_validators(endpoint)
         if settings.demo:
@@ -269,25 +405,29 @@ def run(settings: LocalnetSettings) -> int:
         print(f"starting {settings.miners} miners and {settings.validators} validators with model "
               f"{settings.model} (the first start loads the model in every process)...", flush=True)
         net.wait_all_ready()
-        graph = asyncio.run(_metagraph(endpoint))
+        graph = asyncio.run(stop_signal.unless_stopped(_metagraph(endpoint)))
         doc = net.describe(endpoint, {n.hotkey: n.uid for n in graph.neurons})
-        (net.root / "localnet.json").write_text(json.dumps(doc, indent=2) + "\n")
+        net.write_state(doc)
         print_table(doc)
-        while not stop["now"]:
-            for child in net.running.all():
-                if not child.alive():
-                    print(f"{child.name} exited with code {child.popen.returncode}; see {net.root}/logs", flush=True)
-                    stop["now"] = True
-            time.sleep(0.2)
-        return 0
+        while not stop_signal.wait(0.2):
+            dead = [c for c in net.running.all() if not c.alive()]
+            for child in dead:
+                print(f"{child.name} exited with code {child.popen.returncode}; see {net.root}/logs", flush=True)
+            if dead:
+                failed = True
+                break
+    except StopRequested as exc:
+        print(f"{exc} during start-up", flush=True)
     except ChildFailed as exc:
         print(f"localnet: {exc}", flush=True)
-        return 1
+        failed = True
     finally:
         print("stopping...", flush=True)
-        net.stop()
+        clean = report_exits(net.stop(), settings.shutdown_timeout_s)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stop_signal.close()
+    return 1 if failed or not clean else 0
 
 
 async def _metagraph(endpoint: str):

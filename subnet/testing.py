@@ -6,6 +6,7 @@ prompt, so the wire, signing and clients can be exercised without loading a lang
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,11 +29,18 @@ def _prompt_text(request: pb.GenerateRequest) -> str:
 
 
 class EchoMiner(pb_grpc.MinerServicer):
-    """Answers with the prompt's words, one "token" per word (token id = word length, logprob 0)."""
+    """Answers with the prompt's words, one "token" per word (token id = word length, logprob 0).
 
-    def __init__(self, hotkey_ss58: str = "", *, max_new_tokens: int = 256) -> None:
+    ``GenerateStream`` can be slowed down: it waits ``first_token_delay_s`` before the first word and
+    ``word_delay_s`` before each later one (a slow or silent miner). Both are plain attributes, so a test may
+    change them while the server runs."""
+
+    def __init__(self, hotkey_ss58: str = "", *, max_new_tokens: int = 256, first_token_delay_s: float = 0.0,
+                 word_delay_s: float = 0.0) -> None:
         self.hotkey_ss58 = hotkey_ss58
         self.max_new_tokens = max_new_tokens
+        self.first_token_delay_s = first_token_delay_s
+        self.word_delay_s = word_delay_s
         self.callers: list[CallerInfo | None] = []
 
     def _words(self, request: pb.GenerateRequest) -> list[str]:
@@ -61,6 +69,9 @@ class EchoMiner(pb_grpc.MinerServicer):
         self.callers.append(current_caller())
         words = self._words(request)
         for i, word in enumerate(words):
+            delay_s = self.word_delay_s if i else self.first_token_delay_s
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)  # cancelled with the call when the client gives up
             yield pb.GenerateChunk(
                 delta=pb.TokenDelta(text=(" " if i else "") + word, token_ids=[len(word)], logprobs=[0.0])
             )

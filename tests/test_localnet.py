@@ -1,11 +1,13 @@
 """``subnet localnet`` with the tiny model: everything starts, epochs pay out, the demo answers in a real
-browser and through gradio_client, SIGTERM stops every process, and a restart continues the same chain."""
+browser and through gradio_client, SIGTERM stops every process, and a restart continues the same chain. SIGTERM
+while models are still loading stops everything started so far, at once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -65,14 +67,17 @@ async def test_localnet_end_to_end(tmp_path: Path) -> None:
             headers = await client.headers(0, status.block)
             assert status.issuance == headers[0].issuance + sum(h.minted for h in headers[1:]) - status.recycled
             height = status.block
+            header_hash = (await client.headers(height, height))[0].hash
 
         chat = await asyncio.to_thread(chat_and_read_leaderboard, doc["demo"]["url"], "Say something, tiny model.",
-                                       ARTIFACTS)
+                                       ARTIFACTS, min_rows=graph.n)
         assert chat.answer.strip() and "Answered by uid" in chat.answered_by and "tokens/s" in chat.answered_by
-        # (The tiny model answers in a few milliseconds, too fast to watch the text grow from the browser;
-        # chunk-by-chunk streaming is asserted over gRPC in tests/test_miner_process.py.)
+        # (The tiny model answers in a few milliseconds, too fast to watch the text grow from the browser; the
+        # browser sees an answer stream in tests/test_demo_gateway.py, from a deliberately slow echo miner.)
         for entry in [*doc["miners"], *doc["validators"]]:
             assert entry["hotkey"] in chat.leaderboard
+        # Every uid of the metagraph has its row (the uid column, not just a hotkey somewhere in the text).
+        assert sorted(chat.column("uid"), key=int) == [str(u) for u in sorted(graph.uids)], chat.leaderboard_rows
         gradio = await asyncio.to_thread(Client, doc["demo"]["url"], verbose=False)
         history, info, _ = await asyncio.to_thread(gradio.predict, "Hello from gradio_client", [], api_name="/chat")
         assert history[-1]["role"] == "assistant" and history[-1]["content"]
@@ -84,11 +89,67 @@ async def test_localnet_end_to_end(tmp_path: Path) -> None:
 
     proc = await asyncio.to_thread(start_localnet, data_dir, free_port())
     try:
-        doc = json.loads((data_dir / "localnet.json").read_text())
-        async with ChainClient(doc["chain"]["endpoint"]) as client:
+        again = json.loads((data_dir / "localnet.json").read_text())
+        async with ChainClient(again["chain"]["endpoint"]) as client:
+            # The same chain: it went on from where it stopped, and its history is unchanged.
             assert (await client.status()).block >= height
+            assert (await client.headers(height, height))[0].hash == header_hash
+        assert _uids(again) == _uids(doc)
+        # A miner dying while the network runs stops the rest, and the run fails.
+        os.kill(again["miners"][0]["pid"], signal.SIGKILL)
+        code = await asyncio.to_thread(proc.popen.wait, 60)
     finally:
-        assert proc.stop(60) == 0
+        proc.stop(60)
+    assert code == 1, proc.tail()
+    assert "miner0 exited with code -9" in proc.tail(), proc.tail()
+    pids = [again["chain"]["pid"], again["demo"]["pid"], *(e["pid"] for e in again["miners"] + again["validators"])]
+    assert all(_gone(pid) for pid in pids), [p for p in pids if not _gone(p)]
+
+
+def _uids(doc: dict) -> dict[str, int]:
+    return {e["hotkey"]: e["uid"] for e in [*doc["miners"], *doc["validators"]]}
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_localnet_sigterm_while_models_load_stops_everything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "localnet"
+    data_dir.mkdir()
+    (data_dir / "localnet.json").write_text("{}")  # left by an earlier run: removed at start
+    proc = Proc([command("subnet"), "localnet", "--model", "tiny", "--miners", "1", "--validators", "1",
+                 "--no-demo", "--data-dir", str(data_dir)], log_path=tmp_path / "localnet.out")
+    try:
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("starting ") for line in proc.lines):
+            assert proc.alive() and time.monotonic() < deadline, proc.tail()
+            time.sleep(0.1)
+        children = _children(proc.pid)
+        assert len(children) == 3, children  # the chain, the miner and the validator, all still loading
+        assert not (data_dir / "localnet.json").exists()
+        started = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.popen.wait(30)
+        # Well under the 30 s a child gets before SIGKILL: nobody waited for a model to finish loading.
+        assert time.monotonic() - started < 15, proc.tail()
+    finally:
+        code = proc.stop(5)
+    assert code == 0, proc.tail()
+    out = proc.tail(60)
+    assert "SIGTERM during start-up" in out and "localnet is up" not in out
+    assert all(_gone(pid) for pid in children), [p for p in children if not _gone(p)]
+    assert not (data_dir / "localnet.json").exists()
 
 
 async def _wait_for_payouts(client: ChainClient, doc: dict, timeout_s: float) -> Metagraph:

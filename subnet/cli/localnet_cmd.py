@@ -7,7 +7,10 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("localnet", help="run chain, miners, validators and the demo on this machine")
+    p = subparsers.add_parser(
+        "localnet", help="run chain, miners, validators and the demo on this machine",
+        epilog="Ctrl-C or SIGTERM stops every process, also during start-up. Exit code 0 after a requested stop; "
+               "1 if a process failed to start, died while running, or had to be killed on the way out.")
     p.add_argument("--miners", type=int, default=3, help="number of miners (default 3)")
     p.add_argument("--validators", type=int, default=2, help="number of validators (default 2)")
     p.add_argument("--model", default="smollm2-135m", help="smollm2-135m (default), tiny, or a model path")
