@@ -24,9 +24,7 @@ import pandas as pd
 
 from demo.network import NetworkWatcher
 from demo.router import NoMinerAvailable, ranked_axons, stream_answer
-from subnet.auth.ratelimit import RateLimiter, RateLimitSettings
-from subnet.keys import Keypair
-from subnet.wallet import Wallet, default_wallet_root
+from subnet import Keypair, RateLimiter, RateLimitSettings, Wallet, default_wallet_root
 
 log = logging.getLogger("subnet.demo")
 UNITS_PER_TOKEN = 10**9

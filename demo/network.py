@@ -11,8 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from subnet.chain.client import ChainClient
-from subnet.metagraph import Metagraph
+from subnet import ChainClient, Metagraph
 from subnet.proto import subnet_pb2 as pb
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from subnet.client import MinerClient
-from subnet.errors import ResponseVerificationError
-from subnet.keys import Keypair
-from subnet.metagraph import Axon, Metagraph
+from subnet import Axon, Keypair, Metagraph, MinerClient, ResponseVerificationError
 from subnet.proto import subnet_pb2 as pb
 
 

@@ -9,6 +9,7 @@ import importlib
 _EXPORTS = {
     "Keypair": "subnet.keys",
     "Wallet": "subnet.wallet",
+    "default_wallet_root": "subnet.wallet",
     "MinerClient": "subnet.client",
     "Signed": "subnet.client",
     "StreamCall": "subnet.client",
@@ -26,6 +27,7 @@ _EXPORTS = {
     "OPEN": "subnet.auth.settings",
     "PASSTHROUGH": "subnet.auth.settings",
     "RateLimitSettings": "subnet.auth.ratelimit",
+    "RateLimiter": "subnet.auth.ratelimit",
     "ResponseProof": "subnet.auth.wire",
     "CallerInfo": "subnet.auth.server_interceptor",
     "current_caller": "subnet.auth.server_interceptor",
@@ -33,6 +35,7 @@ _EXPORTS = {
     "ChainUnavailable": "subnet.chain.client",
     "TransactionRefused": "subnet.chain.client",
     "Metagraph": "subnet.metagraph",
+    "Axon": "subnet.metagraph",
     "SubnetError": "subnet.errors",
     "WalletError": "subnet.errors",
     "WrongPasswordError": "subnet.errors",

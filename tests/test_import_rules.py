@@ -38,15 +38,26 @@ def test_import_direction() -> None:
     assert not violations, "import rules broken (DESIGN.md §3):\n" + "\n".join(violations)
 
 
+# The public API: what ``subnet`` exports (``subnet.__all__``), plus the generated wire contract.
+PUBLIC_SUBNET_MODULES = {"subnet.proto": {"subnet_pb2"}}
+
+
 def test_demo_uses_only_the_public_subnet_api() -> None:
-    private = []
+    import subnet
+
+    outside = []
     for path in sorted((ROOT / "demo").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("subnet"):
-                parts = node.module.split(".") + [alias.name for alias in node.names]
-                if any(part.startswith("_") for part in parts):
-                    private.append(f"{path.relative_to(ROOT)}: from {node.module} import ...")
-    assert not private, "demo/ reaches into private parts of subnet:\n" + "\n".join(private)
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "subnet" for a in node.names):
+                outside.append(f"{path.relative_to(ROOT)}: import {', '.join(a.name for a in node.names)}")
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "subnet":
+                allowed = set(subnet.__all__) if node.module == "subnet" else PUBLIC_SUBNET_MODULES.get(node.module, set())
+                names = {alias.name for alias in node.names}
+                if not names <= allowed:
+                    outside.append(f"{path.relative_to(ROOT)}: from {node.module} import {', '.join(sorted(names - allowed))}")
+    assert not outside, "demo/ uses subnet names outside its public API (export them in subnet/__init__.py):\n" + "\n".join(
+        outside
+    )
 
 
 def test_checker_sees_a_violation(tmp_path: Path) -> None:
