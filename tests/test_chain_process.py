@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -19,6 +21,7 @@ from subnet.metagraph import Metagraph
 from subnet.proto import subnet_pb2 as pb
 from subnet.proto import subnet_pb2_grpc as pb_grpc
 from tests.chain_fixtures import TOKEN, DevKeys, start_chain
+from tests.proc import command
 
 HYPER = Hyperparameters(tempo=8, weights_rate_limit=1, immunity_period=20, activity_cutoff=200,
                         burn_initial=TOKEN, burn_min=TOKEN // 10)
@@ -127,6 +130,17 @@ async def test_refusals_over_grpc(tmp_path: Path) -> None:
             # A good transfer goes through and is findable by hash.
             result = await client.transfer(keys.colds[0], keys.colds[1].ss58_address, 7 * TOKEN)
             assert result.ok and (await client.transaction(result.tx_hash)).block == result.block
+            # The same transaction sent again while it waits (a retry after a dropped call, even one whose first
+            # call gave up) gets the one outcome; it is applied once.
+            dest_before = (await client.balance(keys.colds[1].ss58_address)).free
+            again = build_transaction(keys.colds[0], status.genesis_hash, calls.Transfer(keys.colds[1].ss58_address, 5),
+                                      (await client.status()).block + 100)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.SubmitTransaction(again, timeout=0.01)
+            assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            first, second = await asyncio.gather(stub.SubmitTransaction(again), stub.SubmitTransaction(again))
+            assert first.ok and first == second
+            assert (await client.balance(keys.colds[1].ss58_address)).free == dest_before + 5
     finally:
         assert proc.stop() == 0
 
@@ -158,3 +172,34 @@ async def test_restart_resumes_and_blocks_stream(tmp_path: Path) -> None:
     other = DevKeys().genesis(HYPER)
     with pytest.raises(RuntimeError, match="another genesis"):
         start_chain(tmp_path / "chain", other)
+
+
+async def test_corrupt_data_dir_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    """Garbage over the pages after the first 4 KiB of a real data dir: subnet-chain exits 2 with one line that
+    says what to do, no traceback, and leaves the file as it was (even given --genesis)."""
+    keys = DevKeys()
+    data_dir = tmp_path / "chain"
+    proc = start_chain(data_dir, keys.genesis(HYPER), block_time_s=0.1)
+    try:
+        async with ChainClient(proc.endpoint) as client:
+            for cold in keys.colds[:3]:
+                await client.register(cold, Keypair.generate().ss58_address)
+            await client.transfer(keys.colds[3], keys.colds[4].ss58_address, TOKEN)
+            await wait_for_block(client, 12)
+    finally:
+        assert proc.stop() == 0
+    path = data_dir / "chain.sqlite3"
+    data = bytearray(path.read_bytes())
+    assert len(data) > 3 * 4096 and not Path(f"{path}-wal").exists()  # all in the main file after a clean stop
+    data[4096:] = random.Random(7).randbytes(len(data) - 4096)
+    path.write_bytes(bytes(data))
+    result = subprocess.run(
+        [command("subnet-chain"), "--data-dir", str(data_dir), "--port", "0", "--block-time-s", "0.1",
+         "--genesis", str(tmp_path / "chain-genesis.toml")],  # written by start_chain
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "READY" not in result.stdout
+    assert f"subnet-chain: corrupt chain database {path}" in result.stderr
+    assert "restore the data dir from a backup" in result.stderr
+    assert path.read_bytes() == bytes(data)

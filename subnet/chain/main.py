@@ -44,7 +44,11 @@ def node_key(data_dir: Path) -> Keypair:
     """The node's own key, which signs query responses; created once, kept 0600 in the data dir."""
     path = data_dir / "node_key"
     if path.exists():
-        return Keypair.from_seed_hex(path.read_text())
+        try:
+            return Keypair.from_seed_hex(path.read_text().strip())
+        except ValueError as exc:
+            raise StoreError(f"{path} is not a node key ({exc}): restore it from a backup, or delete it to give "
+                             "the node a new identity") from None
     key = Keypair.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -14,16 +14,18 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
+from consensus.ledger import InvariantViolation
 from subnet.chain import calls
 from subnet.chain.genesis import Genesis
 from subnet.chain.runtime import TxRejected, apply_call, begin_block
 from subnet.chain.state import ChainState, state_root
-from subnet.chain.store import ZERO_HASH, ChainStore, Header, StoreError, TxRecord, tx_root
+from subnet.chain.store import ZERO_HASH, ChainStore, Header, StoreError, TxRecord, corrupt_error, tx_root
 
 log = logging.getLogger(__name__)
 
 MAX_TX_LIFETIME_BLOCKS = 600  # a transaction names the last block it may be included in, at most this far ahead
 MAX_QUEUE = 10_000
+MAX_WAITERS_PER_TX = 64  # callers waiting on one queued transaction (resubmissions)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class ChainNode:
         self.state = state  # replaced (never mutated) at each block, so readers see whole blocks
         self.head = head
         self._records = records
-        self._queue: list[tuple[SignedTx, Future[TxOutcome]]] = []
-        self._queued_hashes: set[str] = set()
+        self._queue: list[SignedTx] = []
+        # hash -> the submitters waiting for it, from queueing until the block that decides it is durable
+        self._waiters: dict[str, list[Future[TxOutcome]]] = {}
         self._lock = threading.Lock()
         self._block_lock = threading.Lock()
 
@@ -69,6 +72,8 @@ class ChainNode:
         try:
             stored_genesis = store.genesis_hash()
             if stored_genesis is None:
+                if store.has_headers():
+                    raise corrupt_error(store.path, "headers without a genesis hash")
                 if genesis is None:
                     raise StoreError(f"{data_dir} holds no chain yet: pass --genesis FILE to create one")
                 state = genesis.initial_state()
@@ -82,10 +87,12 @@ class ChainNode:
             records = store.load_records()
             head = store.last_header()
             if head is None or state_root(records) != head.state_root:
-                raise StoreError(f"{data_dir}: the stored state does not match the last header; refusing to run "
-                                 "on a corrupt chain (restore the data dir from a backup)")
-            state = ChainState.from_records(records)
-            state.ledger.check_invariant()
+                raise corrupt_error(store.path, "the stored state does not match the last header")
+            try:
+                state = ChainState.from_records(records)
+                state.ledger.check_invariant()
+            except (ValueError, InvariantViolation) as exc:
+                raise corrupt_error(store.path, str(exc)) from None
             return cls(store, state, records, head)
         except BaseException:
             store.close()
@@ -93,36 +100,48 @@ class ChainNode:
 
     def close(self) -> None:
         with self._lock:
-            queued, self._queue = self._queue, []
-            self._queued_hashes.clear()
-        for _, future in queued:
-            _settle(future, error=NodeStopping("the chain node stopped before including this transaction; resubmit"))
+            self._queue = []
+            waiting, self._waiters = self._waiters, {}
+        for futures in waiting.values():
+            for future in futures:
+                _settle(future, error=NodeStopping("the chain node stopped before including this transaction; "
+                                                   "resubmit"))
         self.store.close()
 
     # --- submission --------------------------------------------------------------------------------------
 
     def submit(self, tx: SignedTx) -> Future[TxOutcome]:
-        """Queue ``tx`` for the next block. A transaction already included resolves at once with its outcome;
-        an expired or duplicate one raises TxRejected."""
+        """Queue ``tx`` for the next block and return a future for its outcome.
+
+        Resubmitting is safe (a client retrying after a dropped connection): a transaction already included
+        resolves at once with its recorded outcome, and one still queued (or in the block being written) gets a
+        new future for the same outcome; it is never applied twice. Raises TxRejected if ``tx`` is expired, lives
+        too long, the queue is full or ``MAX_WAITERS_PER_TX`` callers already wait for it.
+        """
         future: Future[TxOutcome] = Future()
-        done = self.store.tx(tx.hash)
-        if done is not None:
-            future.set_result(TxOutcome(done.hash, done.height, done.ok, done.reason, done.message))
-            return future
-        next_block = self.state.block + 1
-        if tx.valid_until_block < next_block:
-            raise TxRejected("expired", f"valid until block {tx.valid_until_block}, but the next block is "
-                             f"{next_block}: rebuild the transaction")
-        if tx.valid_until_block > next_block + MAX_TX_LIFETIME_BLOCKS:
-            raise TxRejected("lifetime_too_long", f"valid_until_block may be at most {MAX_TX_LIFETIME_BLOCKS} "
-                             "blocks ahead")
-        with self._lock:
-            if tx.hash in self._queued_hashes:
-                raise TxRejected("duplicate", "this transaction is already waiting for the next block")
+        with self._lock:  # held across the store lookup: a hash leaves _waiters only once its block is durable
+            waiters = self._waiters.get(tx.hash)
+            if waiters is not None:
+                if len(waiters) >= MAX_WAITERS_PER_TX:
+                    raise TxRejected("duplicate", f"this transaction already has {len(waiters)} callers waiting "
+                                     "for the next block: wait for one of them")
+                waiters.append(future)
+                return future
+            done = self.store.tx(tx.hash)
+            if done is not None:
+                future.set_result(TxOutcome(done.hash, done.height, done.ok, done.reason, done.message))
+                return future
+            next_block = self.state.block + 1
+            if tx.valid_until_block < next_block:
+                raise TxRejected("expired", f"valid until block {tx.valid_until_block}, but the next block is "
+                                 f"{next_block}: rebuild the transaction")
+            if tx.valid_until_block > next_block + MAX_TX_LIFETIME_BLOCKS:
+                raise TxRejected("lifetime_too_long", f"valid_until_block may be at most {MAX_TX_LIFETIME_BLOCKS} "
+                                 "blocks ahead")
             if len(self._queue) >= MAX_QUEUE:
                 raise TxRejected("queue_full", "the transaction queue is full: retry in a few blocks")
-            self._queue.append((tx, future))
-            self._queued_hashes.add(tx.hash)
+            self._queue.append(tx)
+            self._waiters[tx.hash] = [future]
         return future
 
     # --- blocks ------------------------------------------------------------------------------------------
@@ -132,44 +151,50 @@ class ChainNode:
         with self._block_lock:
             with self._lock:
                 batch, self._queue = self._queue, []
-                self._queued_hashes.clear()
-            state = self.state.copy()
-            outcome = begin_block(state)
-            records_out: list[TxRecord] = []
-            for idx, (tx, _) in enumerate(batch):
-                ok, reason, message = True, "", ""
-                if tx.valid_until_block < state.block:
-                    ok, reason, message = False, "expired", "the transaction expired before it could be included"
-                else:
-                    try:
-                        apply_call(state, tx.signer, tx.call)
-                    except TxRejected as exc:
-                        ok, reason, message = False, exc.reason, str(exc)
-                records_out.append(TxRecord(tx.hash, state.block, idx, tx.signer, tx.body, tx.signature,
-                                            ok, reason, message))
-            state.ledger.check_invariant()
-            records = state.records()
-            upserts = {k: v for k, v in records.items() if self._records.get(k) != v}
-            deletes = [k for k in self._records if k not in records]
-            header = Header(
-                height=state.block, parent=self.head.hash, tx_root=tx_root([t.hash for t in records_out]),
-                state_root=state_root(records), time_ms=int(time.time() * 1000) if now_ms is None else now_ms,
-                minted=outcome.minted, epoch_paid=None if outcome.epoch is None else outcome.epoch.paid,
-                issuance=state.ledger.issuance, recycled=state.ledger.recycled,
-            )
             try:
+                state = self.state.copy()
+                outcome = begin_block(state)
+                records_out: list[TxRecord] = []
+                for idx, tx in enumerate(batch):
+                    ok, reason, message = True, "", ""
+                    if tx.valid_until_block < state.block:
+                        ok, reason, message = False, "expired", "the transaction expired before it could be included"
+                    else:
+                        try:
+                            apply_call(state, tx.signer, tx.call)
+                        except TxRejected as exc:
+                            ok, reason, message = False, exc.reason, str(exc)
+                    records_out.append(TxRecord(tx.hash, state.block, idx, tx.signer, tx.body, tx.signature,
+                                                ok, reason, message))
+                state.ledger.check_invariant()
+                records = state.records()
+                upserts = {k: v for k, v in records.items() if self._records.get(k) != v}
+                deletes = [k for k in self._records if k not in records]
+                header = Header(
+                    height=state.block, parent=self.head.hash, tx_root=tx_root([t.hash for t in records_out]),
+                    state_root=state_root(records), time_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+                    minted=outcome.minted, epoch_paid=None if outcome.epoch is None else outcome.epoch.paid,
+                    issuance=state.ledger.issuance, recycled=state.ledger.recycled,
+                )
                 self.store.commit_block(header, records_out, upserts, deletes)
             except BaseException as exc:
-                for _, future in batch:
-                    _settle(future, error=NodeStopping(f"block {header.height} could not be written: {exc}"))
+                error = NodeStopping(f"block {self.head.height + 1} could not be produced ({exc}); resubmit")
+                self._answer([(tx.hash, None) for tx in batch], error=error)
                 raise
             self.state, self._records, self.head = state, records, header
-        for (_, future), rec in zip(batch, records_out, strict=True):
-            _settle(future, result=TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
+        self._answer([(rec.hash, TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
+                      for rec in records_out])
         if outcome.epoch is not None:
             log.info("block %d: epoch paid %d units (owner cut %d)", header.height, outcome.epoch.paid,
                      outcome.epoch.owner_cut)
         return header
+
+    def _answer(self, outcomes: list[tuple[str, TxOutcome | None]], *, error: Exception | None = None) -> None:
+        with self._lock:
+            waiting = [(self._waiters.pop(tx_hash, []), outcome) for tx_hash, outcome in outcomes]
+        for futures, outcome in waiting:
+            for future in futures:
+                _settle(future, result=outcome, error=error)
 
 
 def _settle(future: Future[TxOutcome], *, result: TxOutcome | None = None, error: Exception | None = None) -> None:

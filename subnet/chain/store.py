@@ -2,8 +2,9 @@
 
 A block's header, its transactions with their results, and the state records that changed are written in one
 SQLite transaction; a submitted transaction is answered only after that commit returns, so an acknowledged
-transaction survives any crash. On open, the store refuses a file that is not a chain database, one made from
-another genesis, and one whose state does not hash to the last header's state root.
+transaction survives any crash. On open, the store refuses a file that is not a chain database, one that fails
+SQLite's structural check (``PRAGMA quick_check``), one made from another genesis, and one whose state does not hash
+to the last header's state root. Every SQLite error surfaces as ``StoreError``; a refused file is never written to.
 """
 
 from __future__ import annotations
@@ -37,7 +38,21 @@ CREATE INDEX IF NOT EXISTS txs_by_height ON txs (height, idx);
 
 
 class StoreError(RuntimeError):
-    """The data dir holds something this node must not open or overwrite."""
+    """The data dir holds something this node must not open or overwrite, or the database failed."""
+
+
+def corrupt_error(path: Path, detail: str) -> StoreError:
+    return StoreError(f"corrupt chain database {path}: {detail}; refusing to run on it (it is left untouched): "
+                      "restore the data dir from a backup")
+
+
+def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """Map a SQLite error to StoreError: corruption says how to recover, anything else (I/O, disk full) is named."""
+    name = getattr(exc, "sqlite_errorname", None)
+    damaged_text = name is None and str(exc).startswith("Could not decode")  # a stored text is not UTF-8
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or damaged_text or (type(exc) is sqlite3.DatabaseError and not name):
+        return corrupt_error(path, str(exc))
+    return StoreError(f"chain database {path}: {exc} ({name or type(exc).__name__})")
 
 
 @dataclass(frozen=True)
@@ -80,9 +95,14 @@ def tx_root(tx_hashes: list[str]) -> str:
 
 
 def _locked(method):
+    """Serialise use of the connection, and turn SQLite errors into StoreError."""
+
     def wrapper(self, *args, **kwargs):
         with self._lock:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise _sqlite_error(self.path, exc) from exc
 
     wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
     return wrapper
@@ -97,24 +117,51 @@ class ChainStore:
         fresh = not self.path.exists()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from None
+        try:
+            self._open(fresh)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, fresh: bool) -> None:
+        db = self._db
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a chain database ({exc}); use another --data-dir") from None
-        has_tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-        if has_tables and app_id != APPLICATION_ID:
-            raise StoreError(f"{self.path} belongs to another program; use another --data-dir")
-        if fresh or not has_tables:
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        elif self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has an unknown schema version; use the matching subnet-chain release")
+        try:
+            has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            if has_tables and app_id != APPLICATION_ID:
+                raise StoreError(f"{self.path} belongs to another program; use another --data-dir")
+            if not has_tables and app_id == APPLICATION_ID:
+                raise corrupt_error(self.path, "the schema is gone")
+            if has_tables:
+                # Structural check of every page before anything reads (or would write) the chain: O(file size).
+                problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":
+                    detail = problem.replace("*** in database main ***", "").strip().splitlines()[0]
+                    raise corrupt_error(self.path, f"SQLite's check found: {detail[:200]}")
+                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} has an unknown schema version; use the matching subnet-chain "
+                                     "release")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if fresh or not has_tables:
+                db.executescript(_SCHEMA)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from None
 
     @_locked
     def close(self) -> None:
         self._db.close()
+
+    @_locked
+    def has_headers(self) -> bool:
+        return self._db.execute("SELECT 1 FROM headers LIMIT 1").fetchone() is not None
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -130,13 +177,13 @@ class ChainStore:
     @_locked
     def last_header(self) -> Header | None:
         row = self._db.execute("SELECT * FROM headers ORDER BY height DESC LIMIT 1").fetchone()
-        return _header(row) if row else None
+        return _header(row, self.path) if row else None
 
     @_locked
     def headers(self, start: int, end: int) -> list[Header]:
         """Headers with start <= height <= end, in order."""
         rows = self._db.execute("SELECT * FROM headers WHERE height BETWEEN ? AND ? ORDER BY height", (start, end))
-        return [_header(r) for r in rows]
+        return [_header(r, self.path) for r in rows]
 
     @_locked
     def header_hash(self, height: int) -> str | None:
@@ -180,13 +227,17 @@ class ChainStore:
             db.executemany("DELETE FROM state WHERE key=?", [(k,) for k in deletes])
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite may already have rolled back (e.g. on corruption or a full disk)
+                db.execute("ROLLBACK")
             raise
 
 
-def _header(row: tuple) -> Header:
-    height, _hash, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled = row
-    return Header(height, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled)
+def _header(row: tuple, path: Path) -> Header:
+    height, stored_hash, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled = row
+    header = Header(height, parent, root, state_root, time_ms, minted, epoch_paid, issuance, recycled)
+    if header.hash != stored_hash:  # a damaged row that SQLite's structural check cannot see
+        raise corrupt_error(path, f"header {height} does not hash to its stored hash")
+    return header
 
 
 def _tx(row: tuple) -> TxRecord:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -84,9 +85,9 @@ def _hotkey(args: argparse.Namespace) -> Keypair:
     return wallet.load_hotkey()
 
 
-def _report(args: argparse.Namespace, what: str, result) -> int:
+def _report(args: argparse.Namespace, what: str, result, **extra: object) -> int:
     if getattr(args, "json", False):
-        print_json({"ok": result.ok, "tx_hash": result.tx_hash, "block": result.block})
+        print_json({"ok": result.ok, "tx_hash": result.tx_hash, "block": result.block, **extra})
     else:
         print(f"{what}: included in block {result.block} (tx {result.tx_hash[:16]}...)")
     return 0
@@ -187,21 +188,32 @@ def _row(args: argparse.Namespace) -> tuple[list[int], list[int]]:
     return uids, values
 
 
+def _salt(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ChainCommandError(f"--salt must be hex (as printed at commit time), got {text!r}") from None
+
+
 def cmd_weights_commit(args: argparse.Namespace) -> int:
     uids, values = _row(args)
-    salt = bytes.fromhex(args.salt) if args.salt else secrets.token_bytes(16)
+    salt = _salt(args.salt) if args.salt else secrets.token_bytes(16)
     hotkey = _hotkey(args)
     digest = commit_hash(hotkey.ss58_address, uids, values, salt, args.version_key)
-    print(f"salt (keep it for the reveal): {salt.hex()}")
-    return _run(args, lambda c: _then(c.commit_weights(hotkey, digest), lambda r: _report(args, "committed", r)))
+    # Shown before submitting: if the answer is lost, the commit may still land and the salt is needed to reveal.
+    # With --json it goes to stderr, so stdout stays one JSON document (which carries the salt too).
+    print(f"salt (keep it for the reveal): {salt.hex()}", file=sys.stderr if args.json else sys.stdout, flush=True)
+    return _run(args, lambda c: _then(c.commit_weights(hotkey, digest),
+                                      lambda r: _report(args, "committed", r, salt=salt.hex(),
+                                                        commit_hash=digest.hex())))
 
 
 def cmd_weights_reveal(args: argparse.Namespace) -> int:
     if not args.salt:
         raise ChainCommandError("--salt is required to reveal (the hex salt printed at commit time)")
     uids, values = _row(args)
+    salt = _salt(args.salt)
     hotkey = _hotkey(args)
-    salt = bytes.fromhex(args.salt)
     return _run(args, lambda c: _then(c.reveal_weights(hotkey, uids, values, salt, args.version_key),
                                       lambda r: _report(args, "revealed", r)))
 
