@@ -99,7 +99,8 @@ def keep_first_layers(loaded, fraction: float):
     loaded.model.config.num_hidden_layers = keep
     identity = ModelIdentity(
         name=f"{loaded.identity.name} (first {keep} of {len(layers)} layers)",
-        weights_sha256=hashlib.sha256(f"{loaded.identity.weights_sha256}:layers={keep}".encode()).hexdigest())
+        weights_sha256=hashlib.sha256(f"{loaded.identity.weights_sha256}:layers={keep}".encode()).hexdigest(),
+        dtype=loaded.identity.dtype)
     return dataclasses.replace(loaded, identity=identity)
 
 

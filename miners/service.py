@@ -78,7 +78,7 @@ class MinerService(pb_grpc.MinerServicer):
             text=done.text, token_ids=list(done.token_ids), logprobs=list(done.logprobs),
             prompt_tokens=len(done.prompt_token_ids), completion_tokens=len(done.token_ids),
             ttft_s=done.ttft_s or 0.0, tokens_per_s=done.tokens_per_s, finish_reason=_FINISH[done.finish_reason],
-            model=pb.ModelIdentity(name=identity.name, weights_sha256=identity.weights_sha256),
+            model=_identity_message(identity),
             request_id=request_id,
         )
 
@@ -129,6 +129,10 @@ class MinerService(pb_grpc.MinerServicer):
 
     async def Info(self, request: pb.InfoRequest, context) -> pb.InfoResponse:
         g = self.generator
-        return pb.InfoResponse(model=pb.ModelIdentity(name=g.identity.name, weights_sha256=g.identity.weights_sha256),
+        return pb.InfoResponse(model=_identity_message(g.identity),
                                max_new_tokens=g.max_new_tokens, max_prompt_tokens=g.max_prompt_tokens,
                                max_batch=g.max_batch, version=VERSION, hotkey=self.hotkey_ss58)
+
+
+def _identity_message(identity) -> pb.ModelIdentity:
+    return pb.ModelIdentity(name=identity.name, weights_sha256=identity.weights_sha256, dtype=identity.dtype)

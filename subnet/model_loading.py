@@ -211,7 +211,7 @@ def load_model(
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
-        identity=ModelIdentity(name=source.name, weights_sha256=sha256),
+        identity=ModelIdentity(name=source.name, weights_sha256=sha256, dtype=str(torch_dtype).removeprefix("torch.")),
         device=torch_device,
         dtype=torch_dtype,
     )

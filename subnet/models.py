@@ -56,10 +56,12 @@ class DeviceUnavailableError(ModelLoadError):
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What a miner claims to serve: a display name and the SHA-256 (lowercase hex) of its weights."""
+    """What a miner claims to serve: a display name, the SHA-256 (lowercase hex) of its weights, and the precision
+    it computes in (validators loosen their teacher-forced checks for half precision)."""
 
     name: str
     weights_sha256: str
+    dtype: str = ""
 
 
 @dataclass(frozen=True)

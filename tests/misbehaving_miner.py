@@ -82,9 +82,12 @@ class Copycat(Wrapped):
 
     def __init__(self, inner: Generator, hotkey: Keypair, upstream_hotkey: str, upstream: str) -> None:
         super().__init__(inner)
-        self.client = MinerClient.connect(upstream, keypair=hotkey, receiver_ss58=upstream_hotkey)
+        self.hotkey, self.upstream_hotkey, self.upstream = hotkey, upstream_hotkey, upstream
+        self.client: MinerClient | None = None
 
     async def stream(self, request: GenerationRequest, *, priority, deadline):
+        if self.client is None:  # connected here, on the server's event loop (a channel is bound to its loop)
+            self.client = MinerClient.connect(self.upstream, keypair=self.hotkey, receiver_ss58=self.upstream_hotkey)
         s = request.sampling
         reply = await self.client.generate(pb.GenerateRequest(
             messages=[pb.ChatMessage(role=m.role, content=m.content) for m in request.messages], prompt=request.prompt,

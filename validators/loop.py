@@ -14,7 +14,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from subnet.chain.client import ChainClient
@@ -35,6 +35,7 @@ from validators.state import (
     penalise,
     save_state,
     scores_vector,
+    sync_hotkeys,
     update,
     weights_from_scores,
 )
@@ -69,7 +70,9 @@ class Validator:
         self.setter = WeightSetter(self.chain, hotkey, self.state_dir, settings.version_key)
         self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
         self.reward_settings = RewardSettings()
-        self.copy_links: dict[tuple[int, int], int] = {}  # (uid, uid) -> last step it still caps
+        # ((uid, hotkey), (uid, hotkey)) -> last step the link still caps the pair. The hotkeys are kept so a link
+        # dies with the registration it was observed on: a uid's next occupant inherits nothing.
+        self.copy_links: dict[tuple[tuple[int, str], tuple[int, str]], int] = {}
         self.last_report: StepReport | None = None
         self.overruns = 0  # steps that took longer than their budget
 
@@ -94,11 +97,16 @@ class Validator:
         if s.sample_size and len(miners) > s.sample_size:
             miners = rng.sample(miners, s.sample_size)
         await self.clients.keep_only({(a.endpoint, a.hotkey) for a in graph.serving()})
+        hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
         challenges = build_challenges(rng, s.n_exact, s.n_open if self.reference and self.embedder else 0,
                                       ChallengeSettings(open_temperature=s.open_temperature))
         queries = [Query(a.uid, a.hotkey, a.endpoint, ch, miner_seed(ch.seed, a.hotkey)) for ch in challenges
                    for a in miners]
         queries += self._probes(rng, miners, challenges)
+        # Every query gets its own opaque id and goes out in random order, so neither the id nor the arrival
+        # order tells a miner which request is an unscored copy-detection probe.
+        queries = [replace(q, request_id=f"{rng.getrandbits(64):016x}") for q in queries]
+        rng.shuffle(queries)
 
         references = asyncio.gather(*(asyncio.to_thread(self.reference.answer, ch.messages, ch.max_new_tokens)
                                       for ch in challenges if ch.kind == "open")) if self.reference else None
@@ -116,7 +124,7 @@ class Validator:
                                                  settings=self.reward_settings, **kwargs))
         uids = [a.uid for a in miners]
         rewards = step_rewards(per_challenge, uids)
-        groups = self._copy_groups(step, outcomes)
+        groups = self._copy_groups(step, outcomes, hotkeys)
         rewards = apply_copy_penalty(rewards, groups)
 
         liars = await self._spot_check(rng, graph, scored)
@@ -124,7 +132,6 @@ class Validator:
         for uid in liars:
             state = penalise(state, uid, graph.hotkeys[uid], from_step=step, duration_steps=s.lie_penalty_steps)
             rewards[uid] = 0.0
-        hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
         self.state = update(state, step, rewards, hotkeys, self.score_settings)
         await asyncio.to_thread(save_state, self.state, self.state_path)
 
@@ -156,22 +163,28 @@ class Validator:
                                 probe_of=source.uid))
         return probes
 
-    def _copy_groups(self, step: int, outcomes: list[Outcome]) -> list[tuple[int, ...]]:
-        """Link miners whose probe answer equals the probed miner's scored answer; links last a few steps."""
+    def _copy_groups(self, step: int, outcomes: list[Outcome], hotkeys: Mapping[int, str]) -> list[tuple[int, ...]]:
+        """Link miners whose probe answer equals the probed miner's scored answer; links last a few steps.
+
+        ``hotkeys`` is the metagraph's uid -> hotkey at this step: a link whose uid changed hands since it was
+        seen is dropped (the new miner did not copy anyone).
+        """
         answers: dict[tuple[str, int], str] = {}
         for o in outcomes:
             if o.query.probe_of is None and o.response.error is None:
                 answers[(o.query.challenge.id, o.query.uid)] = normalise_for_copy(o.response.text)
         for o in outcomes:
             source = o.query.probe_of
-            if source is None or o.response.error is not None:
+            if source is None or o.response.error is not None or source not in hotkeys:
                 continue
             original = answers.get((o.query.challenge.id, source), "")
             probe = normalise_for_copy(o.response.text)
             if original and probe == original and len(probe.split()) >= MIN_COPY_WORDS:
-                self.copy_links[tuple(sorted((source, o.query.uid)))] = step + self.settings.copy_memory_steps
-        self.copy_links = {pair: until for pair, until in self.copy_links.items() if until >= step}
-        return link_groups(self.copy_links)
+                a, b = sorted(((source, hotkeys[source]), (o.query.uid, o.query.hotkey)))
+                self.copy_links[(a, b)] = step + self.settings.copy_memory_steps
+        self.copy_links = {(a, b): until for (a, b), until in self.copy_links.items()
+                           if until >= step and hotkeys.get(a[0]) == a[1] and hotkeys.get(b[0]) == b[1]}
+        return link_groups((a[0], b[0]) for a, b in self.copy_links)
 
     async def _spot_check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome]) -> list[int]:
         """Teacher-force a share of the answers of miners that committed to our reference model."""
@@ -181,7 +194,7 @@ class Validator:
         caught: dict[int, str] = {}
         by_uid: dict[int, list[Outcome]] = defaultdict(list)
         for o in scored:
-            if o.response.error is None and o.token_ids:
+            if o.response.error is None:  # tokens or not: an answer without them fails its check
                 by_uid[o.query.uid].append(o)
         for uid, answers in by_uid.items():
             committed = graph.axons[uid].model_hash
@@ -193,8 +206,9 @@ class Validator:
                     break
                 if rng.random() >= self.settings.verify_fraction:
                     continue
-                verdict = await asyncio.to_thread(self.reference.verify, o.query.challenge.messages, o.token_ids,
-                                                  o.logprobs, greedy=o.query.challenge.temperature == 0)
+                verdict = await asyncio.to_thread(self.reference.verify, o.query.challenge.messages, o.response.text,
+                                                  o.token_ids, o.logprobs, greedy=o.query.challenge.temperature == 0,
+                                                  miner_dtype=o.model_dtype)
                 if not verdict.ok:
                     caught[uid] = verdict.reason
                     break
@@ -206,7 +220,11 @@ class Validator:
 
     async def maybe_set_weights(self) -> str:
         graph = await Metagraph.sync(self.chain)
-        weights = weights_from_scores(scores_vector(self.state, graph.n, step=self.state.step + 1))
+        # Scores are synced to the hotkeys at each step; a uid re-registered since then must already weigh 0 here,
+        # not carry its previous occupant's score to the new hotkey until the next step.
+        hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
+        state = sync_hotkeys(self.state, hotkeys)
+        weights = weights_from_scores(scores_vector(state, graph.n, step=state.step + 1))
         result = await self.setter.maybe_set(graph, weights)
         if result not in ("not due", "no scores yet"):
             log.info("weights: %s", result)

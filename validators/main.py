@@ -19,6 +19,7 @@ import sys
 from datetime import UTC
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from subnet.errors import SubnetError
@@ -51,11 +52,13 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     p.add_argument("--n-open", type=int, default=d.n_open)
     p.add_argument("--open-temperature", type=float, default=d.open_temperature)
     p.add_argument("--verify-fraction", type=float, default=d.verify_fraction)
+    p.add_argument("--probes-per-step", type=int, default=d.probes_per_step,
+                   help="unscored cross-probes per step for copy detection")
     p.add_argument("--seed", type=int, default=None, help="base seed of the challenges (replayable steps)")
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: a step is still running" is expected
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its own lines are noise; skips are logged below
     reference = None if a.reference_model in (None, "", "none") else a.reference_model
     return ValidatorSettings(
         chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
@@ -63,7 +66,7 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
         sample_size=a.sample_size, timeout_s=a.timeout_s, step_interval_s=a.step_interval_s,
         weights_check_interval_s=a.weights_check_interval_s, n_exact=a.n_exact, n_open=a.n_open,
         open_temperature=a.open_temperature,
-        verify_fraction=a.verify_fraction, seed=a.seed,
+        verify_fraction=a.verify_fraction, probes_per_step=a.probes_per_step, seed=a.seed,
     )
 
 
@@ -109,6 +112,7 @@ async def run(settings: ValidatorSettings) -> None:
                       misfire_grace_time=None, next_run_time=_now())
     scheduler.add_job(weights_job, "interval", seconds=settings.weights_check_interval_s, max_instances=1,
                       coalesce=True, misfire_grace_time=None)
+    scheduler.add_listener(_log_skipped_run, EVENT_JOB_MAX_INSTANCES)
     scheduler.start()
     print(f"READY validator {validator.hotkey.ss58_address}", flush=True)
     await stop.wait()
@@ -116,6 +120,12 @@ async def run(settings: ValidatorSettings) -> None:
     if reference is not None:
         reference.cancelled.set()  # do not keep the process alive for a reference answer nobody will use
     await validator.close()
+
+
+def _log_skipped_run(event) -> None:
+    # Expected now and then (a step can outlast the interval when miners time out), but worth counting.
+    log.info("job %s skipped: maximum number of running instances reached (the previous run is still going)",
+             event.job_id)
 
 
 def _now():

@@ -8,6 +8,7 @@ answer is used.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,9 @@ class Query:
     challenge: Challenge
     seed: int
     probe_of: int | None = None  # a copy-detection probe: the uid whose exact request this repeats
+    # Sent to the miner; opaque and unique per query, so a probe cannot be told from a scored request by its id
+    # (an id made of the challenge and the target's uid would repeat the target's own request's id).
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Outcome:
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[float, ...] = ()
     model_hash: str = ""
+    model_dtype: str = ""  # the precision the miner says it computes in
 
 
 @dataclass
@@ -67,7 +72,7 @@ def request_of(query: Query) -> pb.GenerateRequest:
     ch = query.challenge
     return pb.GenerateRequest(messages=[pb.ChatMessage(role=m["role"], content=m["content"]) for m in ch.messages],
                               max_new_tokens=ch.max_new_tokens, temperature=ch.temperature, top_p=1.0,
-                              seed=query.seed, request_id=f"{ch.id}/{query.uid}")
+                              seed=query.seed, request_id=query.request_id or secrets.token_hex(8))
 
 
 async def run_query(clients: MinerClients, query: Query, semaphore: asyncio.Semaphore, timeout_s: float) -> Outcome:
@@ -85,4 +90,4 @@ async def run_query(clients: MinerClients, query: Query, semaphore: asyncio.Sema
             return Outcome(query, Response.failed(f"error: {exc}"))
         latency_s = time.monotonic() - started
     return Outcome(query, Response(text=reply.text, latency_s=latency_s, n_tokens=len(reply.token_ids)),
-                   tuple(reply.token_ids), tuple(reply.logprobs), reply.model.weights_sha256)
+                   tuple(reply.token_ids), tuple(reply.logprobs), reply.model.weights_sha256, reply.model.dtype)

@@ -11,11 +11,33 @@ from dataclasses import dataclass
 from subnet.model_loading import LoadedModel, load_model
 from subnet.models import ChatMessage, encode_prompt, teacher_forced_logprobs
 
-# A liar serving another model disagrees at most positions by whole nats; bf16 or batching noise moves an
-# honest miner's log-probs by hundredths and flips the argmax only where two tokens are nearly tied.
-LOGPROB_TOLERANCE = 0.5  # nats, per token
-NEAR_TIE_NATS = 0.5  # a non-argmax greedy token is accepted when within this of the argmax
-MAX_BAD_FRACTION = 0.1  # share of positions allowed outside the tolerances
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far an honest answer may stray from the reference's teacher-forced pass.
+
+    ``logprob_nats``: per token, |reported - recomputed| log-prob. ``tie_nats``: for a greedy request, a token
+    that is not the reference's argmax passes only when its log-prob is within this of the argmax's (a float
+    tie). ``max_bad_fraction``: share of all checks allowed to fail.
+    """
+
+    logprob_nats: float
+    tie_nats: float
+    max_bad_fraction: float
+
+
+# Both sides in float32 (what `--dtype auto` picks on a CPU without native bf16, e.g. this machine and the
+# tests): honest tiny and SmolLM2-135M miners, batched 8-wide in the engine, then teacher-forced alone, differed
+# by at most 2.4e-5 nats per log-prob over 640 + 326 greedy positions and 20 sampled answers, and never flipped
+# an argmax (largest gap 0). So 1e-3 nats (40x the worst seen) for both, and no failed position is forgiven:
+# another model misses by whole nats (the tiny-1 liar of the tests fails every one of its 64 positions).
+FLOAT32 = Tolerances(logprob_nats=1e-3, tie_nats=1e-3, max_bad_fraction=0.0)
+# A bf16/fp16 reference (`--dtype auto` on a GPU or a CPU with native bf16) needs the loose rule. Measured with
+# SmolLM2-135M, 20 answers of 48 tokens (10 greedy), miner batched vs reference alone: both bf16, log-probs
+# differ by up to 0.28 nats and 4 of 316 greedy tokens (1.3%) were not the reference's argmax, by up to 0.50
+# nats; a bf16 miner checked by a float32 reference: up to 0.19 nats, 9 of 316 (2.8%), gaps up to 0.32 nats.
+# Strict per-position limits would catch every honest half-precision miner within a few steps.
+HALF_PRECISION = Tolerances(logprob_nats=0.5, tie_nats=0.5, max_bad_fraction=0.1)
 
 
 @dataclass(frozen=True)
@@ -24,11 +46,18 @@ class Verdict:
     reason: str
 
 
+def _comparable(text: str) -> str:
+    """Text as compared with the decoded tokens: outer whitespace dropped, and a trailing U+FFFD (a multi-byte
+    character cut by the last token, which a streaming decoder holds back) ignored."""
+    return text.strip().removesuffix("\ufffd").strip()
+
+
 class ReferenceModel:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
         self.cancelled = threading.Event()  # set at shutdown: a generation in progress stops at the next token
+        self.tolerances = FLOAT32 if str(loaded.dtype) == "torch.float32" else HALF_PRECISION
 
     @classmethod
     def load(cls, spec: str, *, device: str = "auto") -> ReferenceModel:
@@ -62,29 +91,44 @@ class ReferenceModel:
                                  stopping_criteria=StoppingCriteriaList([_Cancelled()]))
         return tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
 
-    def verify(self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int], logprobs: Sequence[float],
-               *, greedy: bool) -> Verdict:
-        """Check a miner's reported tokens and log-probs with one teacher-forced forward pass (blocking).
+    def tolerances_for(self, miner_dtype: str) -> Tolerances:
+        """The strict float32 rule needs both sides in float32; a miner that computes in half precision, or does
+        not say (``ModelIdentity.dtype`` empty), is held to the loose rule, which still fails another model."""
+        return self.tolerances if miner_dtype == "float32" else HALF_PRECISION
 
-        Every reported log-prob must be within LOGPROB_TOLERANCE of the recomputed one; for a greedy request every
-        token must also be the argmax, or within NEAR_TIE_NATS of it. Up to MAX_BAD_FRACTION of the checks may
-        fail (numerical noise); more means the answer did not come from the committed model.
+    def verify(self, messages: Sequence[Mapping[str, str]], text: str, token_ids: Sequence[int],
+               logprobs: Sequence[float], *, greedy: bool, miner_dtype: str) -> Verdict:
+        """Check a miner's answer ``text`` and its reported tokens and log-probs (blocking).
+
+        Fails when: the text is not what the tokens decode to (special tokens skipped, outer whitespace
+        ignored), so a miner cannot be paid for text its tokens do not carry; a non-empty answer comes without
+        tokens, or with a log-prob count other than its token count; a token is outside the vocabulary; or, in
+        one teacher-forced forward pass, a reported log-prob is off by more than ``tolerances.logprob_nats``, or
+        (greedy requests) a token is not the argmax and not within ``tolerances.tie_nats`` of it, at more than
+        ``tolerances.max_bad_fraction`` of the checks (none at all when both sides compute in float32; see
+        ``tolerances_for``).
         """
         if not token_ids:
-            return Verdict(True, "nothing to check")
+            if _comparable(text):
+                return Verdict(False, "an answer without its tokens and log-probs")
+            return Verdict(True, "an empty answer (it earns nothing)")
         if len(logprobs) != len(token_ids):
             return Verdict(False, f"{len(token_ids)} tokens but {len(logprobs)} log-probs")
         if any(not 0 <= t < self.loaded.model.config.vocab_size for t in token_ids):
             return Verdict(False, "token ids outside the committed model's vocabulary")
+        decoded = self.loaded.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+        if _comparable(decoded) != _comparable(text):
+            return Verdict(False, "the answer's text is not what its tokens decode to")
+        tol = self.tolerances_for(miner_dtype)
         with self._lock:
             forced = teacher_forced_logprobs(self.loaded.model, self._prompt_ids(messages), token_ids)
-        checks = [not math.isfinite(r) or abs(r - f) > LOGPROB_TOLERANCE for r, f in zip(logprobs, forced.logprobs,
-                                                                                             strict=True)]
+        checks = [not math.isfinite(r) or abs(r - f) > tol.logprob_nats
+                  for r, f in zip(logprobs, forced.logprobs, strict=True)]
         if greedy:
             # forced.gaps[i]: nats between the argmax and the chosen token at position i.
-            checks += [gap > NEAR_TIE_NATS for gap in forced.gaps]
+            checks += [gap > tol.tie_nats for gap in forced.gaps]
         bad = sum(checks)
-        if bad > MAX_BAD_FRACTION * len(checks):
+        if bad > tol.max_bad_fraction * len(checks):
             return Verdict(False, f"{bad} of {len(checks)} checks failed: the answer does not come from the "
                                   "committed model")
         return Verdict(True, "consistent with the committed model")

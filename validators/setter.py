@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from consensus.weights import weights_to_u16
+from consensus.weights import U16_MAX, normalize_max_weight, weights_to_u16
 from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
 from subnet.chain.commit import commit_hash
 from subnet.keys import Keypair
@@ -32,6 +32,24 @@ class PendingCommit:
     salt_hex: str
     version_key: int
     epoch: int
+
+
+def row_to_u16(row: np.ndarray, max_weight_limit_u16: int = U16_MAX) -> list[int]:
+    """A weight row (n,) as the u16 values to submit, capped so the chain's max weight limit accepts it.
+
+    The chain refuses a row whose largest value exceeds ``max_weight_limit_u16 / 65535`` of its sum (compared
+    in integers), so with a limit below 65535 the row is first capped with ``normalize_max_weight`` (the excess
+    of a dominant miner spread over the others, as the rule intends). The cap is set a little under the limit:
+    rounding each of the n values to u16 can move the sum down by up to (n - 1) / 2 units while the largest
+    value stays at exactly 65535, and the capped row must pass even then.
+    """
+    n = len(row)
+    if max_weight_limit_u16 >= U16_MAX or n == 0 or not np.any(row > 0):
+        return weights_to_u16(row)
+    # top / sum <= L / 65535 must hold after rounding: with top = 65535 and sum >= 65535 / cap - (n - 1) / 2,
+    # cap = 65535 / (65535**2 / L + (n - 1) / 2 + 1) is enough (the +1 absorbs float error).
+    cap = U16_MAX / (U16_MAX**2 / max(max_weight_limit_u16, 1) + (n - 1) / 2 + 1)
+    return weights_to_u16(normalize_max_weight(row, cap))
 
 
 class WeightSetter:
@@ -86,7 +104,7 @@ class WeightSetter:
         if row.sum() <= 0:
             return "no scores yet"
         uids = [u for u in range(graph.n) if u != me]
-        values = weights_to_u16(row[uids])
+        values = row_to_u16(row[uids], hyper.get("max_weight_limit_u16", U16_MAX))
         version = max(self.version_key, hyper["weights_version_key"])
         if hyper["commit_reveal"]:
             salt = secrets.token_bytes(16)

@@ -45,12 +45,14 @@ class GenerateRequest(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., prompt: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ModelIdentity(_message.Message):
-    __slots__ = ("name", "weights_sha256")
+    __slots__ = ("name", "weights_sha256", "dtype")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     weights_sha256: str
-    def __init__(self, name: _Optional[str] = ..., weights_sha256: _Optional[str] = ...) -> None: ...
+    dtype: str
+    def __init__(self, name: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
     __slots__ = ("text", "token_ids", "logprobs", "prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s", "finish_reason", "model", "request_id")

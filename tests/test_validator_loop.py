@@ -1,0 +1,226 @@
+"""The validator loop's own logic, with a fake chain and fake miners (no processes): copy links from probes,
+opaque request ids, spot checks of answers without tokens, fresh uids weighing 0, and weight rows the chain's
+max weight limit accepts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from consensus.weights import U16_MAX, WeightsError, process_weights, weights_to_u16
+from subnet.keys import Keypair
+from subnet.proto import subnet_pb2 as pb
+from validators import loop as loop_module
+from validators.challenges import ChallengeSettings, build_challenges
+from validators.config import ValidatorSettings
+from validators.loop import Validator
+from validators.querying import Outcome, Query, request_of
+from validators.reference import Verdict
+from validators.rewards import Response
+from validators.setter import row_to_u16
+
+REF_HASH = "ab" * 32
+
+
+def words(tag: object) -> str:
+    return " ".join(f"{tag}w{i}" for i in range(20))  # long enough to count as a copy (>= 12 words)
+
+
+@dataclass
+class FakeChain:
+    """Just enough of ``ChainClient`` for ``Validator``: a metagraph, hyperparameters, status, set_weights."""
+
+    hotkeys: list[str]
+    max_weight_limit_u16: int = U16_MAX
+    block: int = 100
+    submitted: list[tuple[list[int], list[int]]] = field(default_factory=list)
+
+    async def metagraph(self, include_matrices: bool = False) -> pb.MetagraphResponse:
+        neurons = [pb.NeuronInfo(uid=u, hotkey=h, endpoint="" if u == 0 else f"127.0.0.1:{9000 + u}",
+                                 model_hash=REF_HASH, validator_permit=u == 0) for u, h in enumerate(self.hotkeys)]
+        return pb.MetagraphResponse(block=self.block, tempo=10, neurons=neurons)
+
+    async def hyperparameters(self) -> dict[str, int]:
+        return {"commit_reveal": 0, "reveal_period_epochs": 1, "weights_rate_limit": 1, "tempo": 10,
+                "weights_version_key": 0, "max_weight_limit_u16": self.max_weight_limit_u16}
+
+    async def status(self) -> pb.ChainStatus:
+        return pb.ChainStatus(block=self.block, epoch_index=self.block // 10)
+
+    async def set_weights(self, hotkey: Keypair, uids, values, version_key: int = 0) -> pb.TxResult:
+        self.submitted.append((list(uids), list(values)))
+        return SimpleNamespace(block=self.block)
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeReference:
+    """Answers every open challenge with ``words('ref')`` and accepts exactly the answers that carry tokens."""
+
+    weights_sha256 = REF_HASH
+
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, tuple[int, ...]]] = []
+
+    def answer(self, messages, max_new_tokens: int) -> str:
+        return words("ref")
+
+    def verify(self, messages, text, token_ids, logprobs, *, greedy: bool, miner_dtype: str) -> Verdict:
+        self.checked.append((text, tuple(token_ids)))
+        return Verdict(bool(token_ids), "checked" if token_ids else "no tokens")
+
+
+class FakeEmbedder:
+    @staticmethod
+    def similarity(a: str, b: str) -> float:
+        return 1.0 if a == b else 0.0
+
+
+def make_validator(tmp_path: Path, hotkeys: list[str], me: Keypair, **settings) -> tuple[Validator, FakeChain]:
+    s = ValidatorSettings(chain_endpoint="127.0.0.1:1", state_dir=tmp_path, seed=5, **settings)
+    validator = Validator(s, me, reference=FakeReference(), embedder=FakeEmbedder())
+    chain = FakeChain(hotkeys)
+    validator.chain = validator.setter.chain = chain
+    return validator, chain
+
+
+def open_challenge(seed: int = 0):
+    return build_challenges(random.Random(seed), 0, 1, ChallengeSettings(open_temperature=0.7))[0]
+
+
+def answer(uid: int, text: str, probe_of: int | None = None, hotkey: str | None = None, ch=None,
+           error: str | None = None) -> Outcome:
+    query = Query(uid, hotkey or f"hk{uid}", "", ch or open_challenge(), 0, probe_of=probe_of)
+    return Outcome(query, Response.failed(error) if error else Response(text=text, latency_s=0.1))
+
+
+async def test_copy_links_come_from_matching_probes_last_a_while_and_die_with_the_registration(
+    tmp_path: Path,
+) -> None:
+    validator, _ = make_validator(tmp_path, [], Keypair.generate(), copy_memory_steps=3)
+    hotkeys = {u: f"hk{u}" for u in range(5)}
+    step1 = [answer(1, words("a")), answer(2, words("b")), answer(3, words("c")), answer(4, words("d")),
+             answer(2, words("a"), probe_of=1),  # 2 answers 1's exact request with 1's text: 2 relays 1 (or vice versa)
+             answer(4, words("x"), probe_of=3),  # an independent answer: no link
+             answer(3, "", probe_of=4, error="timeout")]
+    assert validator._copy_groups(1, step1, hotkeys) == [(1, 2)]
+    # Short texts coincide by chance: no link. A probe of a uid that answered nothing links nothing.
+    short = [answer(3, "yes it is"), answer(4, "yes it is", probe_of=3), answer(1, words("z"), probe_of=0)]
+    assert validator._copy_groups(2, short, hotkeys) == [(1, 2)]  # the earlier link still caps
+    assert validator._copy_groups(4, [], hotkeys) == [(1, 2)]
+    assert validator._copy_groups(5, [], hotkeys) == []  # expired after copy_memory_steps
+    # A link is tied to the hotkeys it was seen with: when uid 2 is re-registered, its new miner is not capped.
+    assert validator._copy_groups(6, step1, hotkeys) == [(1, 2)]
+    assert validator._copy_groups(7, [], {**hotkeys, 2: "new-miner"}) == []
+    assert validator._copy_groups(8, [], hotkeys) == []  # and the old link does not come back
+    # Groups are connected components: 3 copies 1 too.
+    chain_of_copies = [answer(1, words("a")), answer(3, words("a"), probe_of=1)]
+    assert validator._copy_groups(9, step1 + chain_of_copies, hotkeys) == [(1, 2, 3)]
+    await validator.close()
+
+
+def test_probe_request_ids_are_not_the_targets_own() -> None:
+    ch = open_challenge()
+    scored = Query(2, "hk2", "", ch, 11, request_id="a1")
+    probe = Query(2, "hk2", "", ch, 7, probe_of=1, request_id="b2")
+    assert request_of(scored).request_id == "a1" and request_of(probe).request_id == "b2"
+    # Without an explicit id every request still gets a fresh opaque one (never "<challenge>/<uid>").
+    ids = {request_of(Query(2, "hk2", "", ch, 7, probe_of=p)).request_id for p in (None, 1, 1)}
+    assert len(ids) == 3 and not any(ch.id in i for i in ids)
+
+
+async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = Keypair.generate()
+    hotkeys = [me.ss58_address, "honest", "relay", "tokenless", "other"]
+    validator, _ = make_validator(tmp_path, hotkeys, me, n_exact=0, n_open=1, probes_per_step=40,
+                                  verify_fraction=1.0)
+    sent: list[Query] = []
+
+    async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
+        sent.append(q)
+        if q.uid in (1, 2):  # the relay returns what the honest miner answers for the relay's seed
+            return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
+        if q.uid == 3:  # right text, but no tokens or log-probs to check it against
+            return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=0))
+        return Outcome(q, Response(text=words(q.seed), latency_s=0.1, n_tokens=3), (4, 5, 6), (-0.1,) * 3)
+
+    monkeypatch.setattr(loop_module, "run_query", fake_run_query)
+    report = await validator.step()
+    await validator.close()
+
+    ids = [q.request_id for q in sent]
+    assert all(ids) and len(set(ids)) == len(ids), "every query, probe or not, has its own request id"
+    assert any(q.probe_of is not None for q in sent) and any(q.probe_of is None for q in sent)
+    assert [q.probe_of is None for q in sent] != sorted((q.probe_of is None for q in sent), reverse=True), \
+        "probes go out mixed with the scored queries, not after them"
+    # Honest and relay answered identically to the probes: one group (the tokenless miner too, since its text is
+    # the same; "other" answers per seed and stays out).
+    assert report.copy_groups and all(4 not in g for g in report.copy_groups)
+    assert any({1, 2} <= set(g) for g in report.copy_groups)
+    # The tokenless answer was spot-checked (with its text) and counts as a lie; answers with tokens passed.
+    assert report.caught_lying == (3,) and report.rewards[3] == 0.0
+    assert (words("ref"), ()) in validator.reference.checked
+    assert validator.state.penalised(3, report.step + 1)
+    assert report.rewards[1] > 0
+
+
+async def test_a_reregistered_uid_weighs_zero_before_the_next_step(tmp_path: Path, monkeypatch) -> None:
+    me = Keypair.generate()
+    validator, chain = make_validator(tmp_path, [me.ss58_address, "hk1", "hk2"], me, n_exact=0, n_open=1,
+                                      probes_per_step=0)
+
+    async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
+        return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
+
+    monkeypatch.setattr(loop_module, "run_query", fake_run_query)
+    await validator.step()
+    assert validator.state.miners[2].score > 0
+    chain.hotkeys[2] = "a-new-miner"  # uid 2 deregistered and re-registered between the step and the weights
+    result = await validator.maybe_set_weights()
+    assert result.startswith("set"), result
+    uids, values = chain.submitted[-1]
+    assert dict(zip(uids, values, strict=True)) == {1: U16_MAX, 2: 0}
+    await validator.close()
+
+
+async def test_weights_respect_the_chains_max_weight_limit(tmp_path: Path) -> None:
+    me = Keypair.generate()
+    validator, chain = make_validator(tmp_path, [me.ss58_address, *(f"hk{u}" for u in range(1, 6))], me)
+    limit = U16_MAX // 4
+    chain.max_weight_limit_u16 = limit
+    dominant = np.array([0.0, 0.9, 0.05, 0.05, 0.0, 0.0])
+    with pytest.raises(WeightsError, match=r"the limit is 0\.2500"):  # what the chain did to the uncapped row
+        process_weights(range(1, 6), weights_to_u16(dominant[1:]), n=6, self_uid=0, max_weight_limit=limit)
+    result = await validator.setter.maybe_set(await loop_module.Metagraph.sync(chain), dominant)
+    assert result.startswith("set"), result
+    uids, values = chain.submitted[-1]
+    process_weights(uids, values, n=6, self_uid=0, max_weight_limit=limit)  # accepted
+    # The dominant miner is cut to the limit; the excess is spread over the others, as the chain's rule intends.
+    assert values[:3] == [U16_MAX] * 3 and 0 < values[3] == values[4] < U16_MAX
+    await validator.close()
+
+
+def test_row_to_u16_always_passes_the_limit_and_keeps_the_order() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(400):
+        n = int(rng.integers(1, 60))
+        row = rng.random(n) ** int(rng.integers(1, 8))  # from flat to very peaked
+        row[rng.random(n) < 0.3] = 0.0
+        if trial % 7 == 0:
+            row[:] = 0.0
+            row[int(rng.integers(n))] = 1.0  # a single miner holds everything
+        limit = int(rng.integers(1, U16_MAX + 1))
+        values = row_to_u16(row, limit)
+        if limit * n < U16_MAX or not row.any():
+            continue  # no row satisfies the limit / nothing to set
+        process_weights(list(range(n)), values, n=n, max_weight_limit=limit)
+        order = np.argsort(-row, kind="stable")
+        assert all(values[a] >= values[b] for a, b in itertools.pairwise(order))
+    assert row_to_u16(np.array([0.2, 0.8])) == weights_to_u16(np.array([0.2, 0.8]))  # no limit: unchanged
