@@ -4,7 +4,9 @@ Starts a real ``subnet-chain`` process (block time 0.5 s, 256 uids, 64 validator
 - signed ``set_weights`` transactions (256 uids per row) accepted and made durable per second, with 64 validators
   submitting concurrently;
 - ``GetMetagraph`` latency for 256 uids (without and with the W and B matrices);
-- the health check's latency (the floor of any call on this machine).
+- the health check's latency (the floor of any call on this machine) and its calls per second with as many in
+  flight as the ``set_weights`` run (the transaction rate as a share of what the same concurrency of bare calls
+  does; a transaction also waits for its block, so with N in flight and block time T the rate is at most N / T).
 
 Run: .venv/bin/python bench/bench_chain.py
 """
@@ -80,13 +82,27 @@ async def main() -> None:
                 tx_per_s = done / (time.perf_counter() - began)
 
                 health = health_pb2_grpc.HealthStub(grpc.aio.insecure_channel(proc.endpoint))
+                noop_done = 0
+                noop_stop_at = time.perf_counter() + DURATION_S / 2
+
+                async def caller() -> None:
+                    nonlocal noop_done
+                    while time.perf_counter() < noop_stop_at:
+                        await health.Check(health_pb2.HealthCheckRequest())
+                        noop_done += 1
+
+                began = time.perf_counter()
+                await asyncio.gather(*(caller() for _ in range(N_VALIDATORS * IN_FLIGHT_PER_VALIDATOR)))
+                noop_per_s = noop_done / (time.perf_counter() - began)
                 noop_ms = await latency_ms(lambda: health.Check(health_pb2.HealthCheckRequest()))
                 meta_ms = await latency_ms(lambda: client.metagraph(False))
                 meta_w_ms = await latency_ms(lambda: client.metagraph(True), repeats=20)
         finally:
             proc.stop()
     print(f"set_weights (256 uids/row, {N_VALIDATORS} validators, block {BLOCK_TIME_S}s): "
-          f"{tx_per_s:.1f} durable tx/s ({N_VALIDATORS * IN_FLIGHT_PER_VALIDATOR} in flight)")
+          f"{tx_per_s:.1f} durable tx/s ({N_VALIDATORS * IN_FLIGHT_PER_VALIDATOR} in flight); no-op calls at the same "
+          f"concurrency: {noop_per_s:.0f}/s, so {tx_per_s / noop_per_s:.2f}x; block-time bound "
+          f"{N_VALIDATORS * IN_FLIGHT_PER_VALIDATOR / BLOCK_TIME_S:.0f}/s")
     print(f"no-op call (health check):      {noop_ms:7.2f} ms")
     print(f"metagraph, 256 uids:            {meta_ms:7.2f} ms  ({meta_ms / noop_ms:.1f}x no-op)")
     print(f"metagraph + W and B matrices:   {meta_w_ms:7.2f} ms  ({meta_w_ms / noop_ms:.1f}x no-op)")
