@@ -1,8 +1,13 @@
 """Integer ledger rules: balances, stake, minting, recycling and the epoch payout, with one invariant.
 
-The chain node keeps a ``Ledger`` in memory, applies a block's transactions to ``ledger.copy()`` with the
-functions below, and persists the copy in one SQLite transaction; so every function here either applies in full
-or raises ``LedgerError`` having changed nothing (each validates everything first, then mutates).
+The chain node keeps a ``Ledger`` in memory and applies a block's transactions to a layered view of it with the
+functions below (any ``MutableMapping`` works for the three maps), then persists what changed in one SQLite
+transaction; every function here either applies in full or raises ``LedgerError`` having changed nothing (each
+validates everything first, then mutates).
+
+Dust: an account exists only while its free balance is positive; the chain passes an ``existential_deposit``, and
+then no operation may leave an account or a stake entry holding less than it (only exactly 0, which removes it),
+so creating an account or a stake entry always costs at least the deposit and storage cannot be filled for free.
 
 All amounts are Python ints of base units (1 token = 10^9 units); floats never touch the ledger. The invariant
 (``Ledger.check_invariant``) holds after every operation, exactly:
@@ -15,7 +20,7 @@ keeps the second equality exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from consensus.emission import SUPPLY_CAP, block_reward, mint_amount
@@ -65,13 +70,17 @@ class InvalidShares(LedgerError):
     reason = "invalid_shares"
 
 
+class BelowExistentialDeposit(LedgerError):
+    reason = "below_existential_deposit"
+
+
 class InvariantViolation(RuntimeError):
     """The ledger's books do not balance: a bug, never a user error (so deliberately not a ``LedgerError``)."""
 
 
 @dataclass
 class Ledger:
-    """The ledger state. Accounts (``balances`` keys) persist at 0; stake entries are removed when they reach 0."""
+    """The ledger state. Accounts (``balances`` keys) and stake entries are removed when they reach 0."""
 
     balances: dict[str, int] = field(default_factory=dict)  # coldkey -> free units
     stakes: dict[tuple[str, str], int] = field(default_factory=dict)  # (coldkey, hotkey) -> staked units (> 0)
@@ -121,11 +130,44 @@ class Ledger:
             raise InvariantViolation(f"balances + stakes + pending = {held} != issuance {self.issuance}")
         if self.issuance > SUPPLY_CAP:
             raise InvariantViolation(f"issuance {self.issuance} exceeds the cap {SUPPLY_CAP}")
+        for coldkey, value in self.balances.items():
+            if value == 0:
+                raise InvariantViolation(f"empty account {coldkey} should have been removed")
         for (coldkey, hotkey), value in self.stakes.items():
             if value == 0:
                 raise InvariantViolation(f"zero stake entry ({coldkey}, {hotkey}) should have been removed")
             if hotkey not in self.hotkey_owner:
                 raise InvariantViolation(f"stake on hotkey {hotkey} which has no owner")
+
+
+    def check_changes(self, before: Ledger, balance_keys: Iterable[str],
+                      stake_keys: Iterable[tuple[str, str]]) -> None:
+        """``check_invariant`` in time proportional to a block's writes: ``before`` satisfied the invariant and
+        only the named balances and stake entries (and the scalars) differ. Raises ``InvariantViolation``."""
+        delta = self.pending - before.pending
+        for key in balance_keys:
+            value = self.balances.get(key, 0)
+            if type(value) is not int or value < 0 or (key in self.balances and value == 0):
+                raise InvariantViolation(f"balance of {key} is {value!r}, not a positive int (or removed)")
+            delta += value - before.balances.get(key, 0)
+        for key in stake_keys:
+            value = self.stakes.get(key, 0)
+            if type(value) is not int or value < 0 or (key in self.stakes and value == 0):
+                raise InvariantViolation(f"stake {key} is {value!r}, not a positive int (or removed)")
+            if value and key[1] not in self.hotkey_owner:
+                raise InvariantViolation(f"stake on hotkey {key[1]} which has no owner")
+            delta += value - before.stakes.get(key, 0)
+        for name in ("pending", "issuance", "recycled", "minted"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise InvariantViolation(f"{name} is {value!r}, not a non-negative int")
+        if self.minted - self.recycled != self.issuance:
+            raise InvariantViolation(f"minted {self.minted} - recycled {self.recycled} != issuance {self.issuance}")
+        if delta != self.issuance - before.issuance:
+            raise InvariantViolation(f"balances + stakes + pending moved by {delta}, issuance by "
+                                     f"{self.issuance - before.issuance}")
+        if self.issuance > SUPPLY_CAP:
+            raise InvariantViolation(f"issuance {self.issuance} exceeds the cap {SUPPLY_CAP}")
 
 
 # --- validation helpers -------------------------------------------------------------------------------------
@@ -153,6 +195,30 @@ def _known_coldkey(ledger: Ledger, coldkey: object) -> str:
     if coldkey not in ledger.balances:
         raise UnknownAccount(f"coldkey {coldkey} has no account; fund it first with a transfer")
     return coldkey
+
+
+def _remaining(held: int, amount: int, existential_deposit: int, what: str) -> int:
+    """What is left of ``held`` after taking ``amount``: 0, or at least the existential deposit."""
+    left = held - amount
+    if 0 < left < existential_deposit:
+        raise BelowExistentialDeposit(f"this would leave {left} units in {what}, below the existential deposit of "
+                                      f"{existential_deposit}: move all of it, or leave at least the deposit")
+    return left
+
+
+def _grown(held: int, amount: int, existential_deposit: int, what: str) -> int:
+    total = held + amount
+    if total < existential_deposit:
+        raise BelowExistentialDeposit(f"{what} would hold {total} units, below the existential deposit of "
+                                      f"{existential_deposit}: send at least that much")
+    return total
+
+
+def _set_or_remove(mapping, key, value: int) -> None:
+    if value:
+        mapping[key] = value
+    else:
+        mapping.pop(key, None)
 
 
 def _owner_of(ledger: Ledger, hotkey: object) -> str:
@@ -191,29 +257,35 @@ def associate_hotkey(ledger: Ledger, coldkey: str, hotkey: str) -> None:
     ledger.hotkey_owner[hotkey] = coldkey
 
 
-def transfer(ledger: Ledger, src: str, dst: str, amount: int) -> None:
+def transfer(ledger: Ledger, src: str, dst: str, amount: int, *, existential_deposit: int = 0) -> None:
     """Move free balance from ``src`` to ``dst`` (which is created if new)."""
     src = _known_coldkey(ledger, src)
     dst = _address(dst, "destination coldkey")
     amount = _amount(amount)
     if ledger.balances[src] < amount:
         raise InsufficientBalance(f"coldkey {src} has {ledger.balances[src]} units free, cannot send {amount}")
-    ledger.balances[src] -= amount
-    ledger.balances[dst] = ledger.balances.get(dst, 0) + amount
+    if src == dst:
+        return
+    left = _remaining(ledger.balances[src], amount, existential_deposit, "the sending account")
+    grown = _grown(ledger.balances.get(dst, 0), amount, existential_deposit, "the destination account")
+    _set_or_remove(ledger.balances, src, left)
+    ledger.balances[dst] = grown
 
 
-def add_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int) -> None:
+def add_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int, *, existential_deposit: int = 0) -> None:
     """Move ``amount`` of ``coldkey``'s free balance into its stake on ``hotkey`` (any owned hotkey: delegation)."""
     coldkey = _known_coldkey(ledger, coldkey)
     _owner_of(ledger, hotkey)
     amount = _amount(amount)
     if ledger.balances[coldkey] < amount:
         raise InsufficientBalance(f"coldkey {coldkey} has {ledger.balances[coldkey]} units free, cannot stake {amount}")
-    ledger.balances[coldkey] -= amount
-    ledger.stakes[(coldkey, hotkey)] = ledger.stakes.get((coldkey, hotkey), 0) + amount
+    left = _remaining(ledger.balances[coldkey], amount, existential_deposit, "the staking account")
+    staked = _grown(ledger.stakes.get((coldkey, hotkey), 0), amount, existential_deposit, "the stake entry")
+    _set_or_remove(ledger.balances, coldkey, left)
+    ledger.stakes[(coldkey, hotkey)] = staked
 
 
-def remove_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int) -> None:
+def remove_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int, *, existential_deposit: int = 0) -> None:
     """Move ``amount`` of ``coldkey``'s stake on ``hotkey`` back to its free balance."""
     coldkey = _address(coldkey, "coldkey")
     hotkey = _address(hotkey, "hotkey")
@@ -223,23 +295,40 @@ def remove_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int) -> None
         raise InsufficientStake(
             f"coldkey {coldkey} has {staked} units staked on hotkey {hotkey}, cannot unstake {amount}"
         )
-    if staked == amount:
-        del ledger.stakes[(coldkey, hotkey)]
-    else:
-        ledger.stakes[(coldkey, hotkey)] = staked - amount
-    ledger.balances[coldkey] = ledger.balances.get(coldkey, 0) + amount
+    left = _remaining(staked, amount, existential_deposit, "the stake entry")
+    free = _grown(ledger.balances.get(coldkey, 0), amount, existential_deposit, "the coldkey's account")
+    _set_or_remove(ledger.stakes, (coldkey, hotkey), left)
+    ledger.balances[coldkey] = free
 
 
-def recycle(ledger: Ledger, coldkey: str, amount: int) -> None:
+def recycle(ledger: Ledger, coldkey: str, amount: int, *, existential_deposit: int = 0) -> None:
     """Destroy ``amount`` of ``coldkey``'s free balance (registration burns). Lowers issuance, which delays
     halvings, unlike a plain burn."""
     coldkey = _known_coldkey(ledger, coldkey)
     amount = _amount(amount)
     if ledger.balances[coldkey] < amount:
         raise InsufficientBalance(f"coldkey {coldkey} has {ledger.balances[coldkey]} units free, cannot pay {amount}")
-    ledger.balances[coldkey] -= amount
+    left = _remaining(ledger.balances[coldkey], amount, existential_deposit, "the paying account")
+    _set_or_remove(ledger.balances, coldkey, left)
     ledger.issuance -= amount
     ledger.recycled += amount
+
+
+def pay_fee(ledger: Ledger, payer: str, fee: int, *, existential_deposit: int = 0) -> int:
+    """Recycle a transaction fee from ``payer``'s free balance; return the units taken.
+
+    What would be left below the existential deposit is taken too (the account is reaped), so paying fees never
+    leaves dust. Raises ``InsufficientBalance`` (changing nothing) when the balance does not cover the fee.
+    """
+    if fee == 0:
+        return 0
+    balance = ledger.balance(payer)
+    if balance < fee:
+        raise InsufficientBalance(f"{payer} has {balance} units free, the fee is {fee}")
+    taken = balance if balance - fee < existential_deposit else fee
+    if taken:
+        recycle(ledger, payer, taken)
+    return taken
 
 
 def mint_block(ledger: Ledger) -> int:

@@ -45,7 +45,7 @@ async def subnet(tmp_path: Path):
             await asyncio.sleep(0.1)
     argv = [command("subnet-miner"), "--wallet.name", "miner", "--wallet.path", str(wallets), "--chain.endpoint",
             chain.endpoint, "--axon.port", "0", "--model", "tiny", "--max-batch", "2", "--max-queue", "2",
-            "--max-new-tokens", "64"]
+            "--max-new-tokens", "64", "--dtype", "float32"]  # the strict float32 rule below needs float32 on any CPU
     miner = Proc(argv, log_path=tmp_path / "miner.log")
     await asyncio.to_thread(miner.wait_ready, 120)
     await asyncio.sleep(3.5)  # one access-policy refresh after the permit
@@ -74,7 +74,7 @@ async def test_miner_over_the_wire(subnet) -> None:
         assert stream.proof is not None and final.completion_tokens == len(final.token_ids) > 0
 
         # The log-probs are what a teacher-forced pass of the same model gives.
-        loaded = load_model("tiny")
+        loaded = load_model("tiny", dtype="float32")
         prompt = encode_prompt(loaded.tokenizer, [ChatMessage(m.role, m.content) for m in QUESTION])
         forced = teacher_forced_logprobs(loaded.model, prompt, list(final.token_ids))
         assert max(abs(a - b) for a, b in zip(final.logprobs, forced.logprobs, strict=True)) < 1e-3

@@ -66,8 +66,6 @@ class Genesis:
         ledger = Ledger()
         for address, units in self.accounts:
             ledger_rules.genesis_credit(ledger, address, units)
-        if self.owner_coldkey not in ledger.balances:
-            ledger.balances[self.owner_coldkey] = 0
         ledger_rules.associate_hotkey(ledger, self.owner_coldkey, self.owner_hotkey)
         owner = Neuron(uid=0, hotkey=self.owner_hotkey, coldkey=self.owner_coldkey, registered_at=0,
                        last_update=0, validator_permit=True)
@@ -115,6 +113,10 @@ def parse_genesis(text: str) -> Genesis:
         if not isinstance(units, int) or isinstance(units, bool) or units < 0:
             raise GenesisError(f"accounts[{i}].balance_units must be a non-negative integer")
         totals[address] = totals.get(address, 0) + units
+    for address, units in totals.items():
+        if units < hyper.existential_deposit:  # a zero or dust account could never exist on the chain
+            raise GenesisError(f"account {address} starts with {units} units, below the existential deposit of "
+                               f"{hyper.existential_deposit}: fund it with at least that much or leave it out")
     if sum(totals.values()) > SUPPLY_CAP:
         raise GenesisError("genesis balances exceed the 21,000,000 token supply cap")
     return Genesis(owner_coldkey, owner_hotkey, hyper, tuple(sorted(totals.items())))

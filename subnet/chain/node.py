@@ -3,6 +3,13 @@
 ``ChainNode`` is synchronous and knows nothing of gRPC: the service layer verifies a transaction's signature,
 hands it to ``submit`` and waits for the returned future, which resolves only once the block that decided the
 transaction is durable. ``produce_block`` is called every block time (APScheduler in the server).
+
+Admission (``submit``) refuses at once, without queueing or storing anything, a transaction whose fields are
+malformed, whose fee payer cannot pay, or whose signer already has ``max_queued_txs_per_signer`` waiting. In the
+block, each transaction first pays its fee (recycled, kept even when the call is refused), then its call runs on
+a fork of the block's state: a refusal or an unexpected error drops that fork only, and the block goes on.
+Per-block work is proportional to what the block changed: large maps are layered, the state root is updated
+incrementally and the ledger invariant is checked over the changes (the whole is checked on open).
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
+from consensus import ledger as ledger_rules
 from consensus.ledger import InvariantViolation
 from subnet.chain import calls
 from subnet.chain.genesis import Genesis
-from subnet.chain.runtime import TxRejected, apply_call, begin_block
-from subnet.chain.state import ChainState, state_root
+from subnet.chain.runtime import TxRejected, apply_call, begin_block, fee_payer
+from subnet.chain.state import ChainState, StateHash, is_large_record
 from subnet.chain.store import ZERO_HASH, ChainStore, Header, StoreError, TxRecord, corrupt_error, tx_root
+from subnet.chain.validation import check_call
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +65,17 @@ class NodeStopping(RuntimeError):
 class ChainNode:
     def __init__(self, store: ChainStore, state: ChainState, records: dict[str, bytes], head: Header) -> None:
         self.store = store
-        self.state = state  # replaced (never mutated) at each block, so readers see whole blocks
+        # Replaced at each block. Its small parts are never mutated; its large maps are updated in place when a
+        # block is published, under ``read_lock``: readers that iterate them (metagraph, balances) hold it.
+        self.state = state
         self.head = head
-        self._records = records
+        self.read_lock = threading.Lock()
+        self._small_records = {k: v for k, v in records.items() if not is_large_record(k)}
+        self._root = StateHash.of(records)
         self._queue: list[SignedTx] = []
+        self._queued_by_signer: dict[str, int] = {}
+        self._queued_fees: dict[str, int] = {}  # fee payer -> fees of its queued transactions
+        self._logged_failures: set[tuple[str, str]] = set()
         # hash -> the submitters waiting for it, from queueing until the block that decides it is durable
         self._waiters: dict[str, list[Future[TxOutcome]]] = {}
         self._lock = threading.Lock()
@@ -78,15 +94,15 @@ class ChainNode:
                     raise StoreError(f"{data_dir} holds no chain yet: pass --genesis FILE to create one")
                 state = genesis.initial_state()
                 records = state.records()
-                head = Header(0, ZERO_HASH, tx_root([]), state_root(records), int(time.time() * 1000), 0, None,
-                              state.ledger.issuance, state.ledger.recycled)
+                head = Header(0, ZERO_HASH, tx_root([]), StateHash.of(records).hexdigest(), int(time.time() * 1000),
+                              0, None, state.ledger.issuance, state.ledger.recycled)
                 store.init_genesis(genesis.hash, head, records)
                 return cls(store, state, records, head)
             if genesis is not None and genesis.hash != stored_genesis:
                 raise StoreError(f"{data_dir} holds a chain from another genesis; use another --data-dir")
             records = store.load_records()
             head = store.last_header()
-            if head is None or state_root(records) != head.state_root:
+            if head is None or StateHash.of(records).hexdigest() != head.state_root:
                 raise corrupt_error(store.path, "the stored state does not match the last header")
             try:
                 state = ChainState.from_records(records)
@@ -140,9 +156,32 @@ class ChainNode:
                                  "blocks ahead")
             if len(self._queue) >= MAX_QUEUE:
                 raise TxRejected("queue_full", "the transaction queue is full: retry in a few blocks")
+            self._admit(tx)
             self._queue.append(tx)
             self._waiters[tx.hash] = [future]
         return future
+
+    def _admit(self, tx: SignedTx) -> None:
+        """Refuse ``tx`` now (TxRejected) if it is malformed, its signer has too many waiting, or nobody can pay
+        its fee (counting the fees already queued for the same payer); else count it. Holds ``_lock``."""
+        check_call(tx.call)
+        state = self.state
+        hp = state.hyper
+        queued = self._queued_by_signer.get(tx.signer, 0)
+        if queued >= hp.max_queued_txs_per_signer:
+            raise TxRejected("too_many_queued", f"this signer already has {queued} transactions waiting for a "
+                             "block: wait for them to be included")
+        payer = fee_payer(state, tx.signer, tx.call)
+        if payer is None:
+            raise TxRejected("not_registered", "the signing hotkey is not registered on this subnet, so no coldkey "
+                             "pays its fees: run `subnet register` first")
+        fee = hp.tx_fee(len(tx.body))
+        owed = self._queued_fees.get(payer, 0) + fee
+        if fee and state.ledger.balance(payer) < owed:
+            raise TxRejected("cannot_pay_fee", f"the fee is {fee} units, paid from the free balance of the signing "
+                             "coldkey (for hotkey calls, of the coldkey owning the hotkey): fund it first")
+        self._queued_by_signer[tx.signer] = queued + 1
+        self._queued_fees[payer] = owed
 
     # --- blocks ------------------------------------------------------------------------------------------
 
@@ -151,28 +190,25 @@ class ChainNode:
         with self._block_lock:
             with self._lock:
                 batch, self._queue = self._queue, []
+                self._queued_by_signer, self._queued_fees = {}, {}
             try:
-                state = self.state.copy()
+                base = self.state
+                state = base.fork()
                 outcome = begin_block(state)
                 records_out: list[TxRecord] = []
-                for idx, tx in enumerate(batch):
-                    ok, reason, message = True, "", ""
-                    if tx.valid_until_block < state.block:
-                        ok, reason, message = False, "expired", "the transaction expired before it could be included"
-                    else:
-                        try:
-                            apply_call(state, tx.signer, tx.call)
-                        except TxRejected as exc:
-                            ok, reason, message = False, exc.reason, str(exc)
-                    records_out.append(TxRecord(tx.hash, state.block, idx, tx.signer, tx.body, tx.signature,
-                                                ok, reason, message))
-                state.ledger.check_invariant()
-                records = state.records()
-                upserts = {k: v for k, v in records.items() if self._records.get(k) != v}
-                deletes = [k for k in self._records if k not in records]
+                dropped: list[TxOutcome] = []  # not included: answered, never stored
+                for tx in batch:
+                    verdict = self._apply(state, tx)
+                    if isinstance(verdict, TxOutcome):
+                        dropped.append(verdict)
+                        continue
+                    ok, reason, message = verdict
+                    records_out.append(TxRecord(tx.hash, state.block, len(records_out), tx.signer, tx.body,
+                                                tx.signature, ok, reason, message))
+                upserts, deletes, root, small = self._changes(base, state)
                 header = Header(
                     height=state.block, parent=self.head.hash, tx_root=tx_root([t.hash for t in records_out]),
-                    state_root=state_root(records), time_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+                    state_root=root.hexdigest(), time_ms=int(time.time() * 1000) if now_ms is None else now_ms,
                     minted=outcome.minted, epoch_paid=None if outcome.epoch is None else outcome.epoch.paid,
                     issuance=state.ledger.issuance, recycled=state.ledger.recycled,
                 )
@@ -181,13 +217,71 @@ class ChainNode:
                 error = NodeStopping(f"block {self.head.height + 1} could not be produced ({exc}); resubmit")
                 self._answer([(tx.hash, None) for tx in batch], error=error)
                 raise
-            self.state, self._records, self.head = state, records, header
+            with self.read_lock:  # publish: the block's layers go into the shared maps
+                state.fold_layers()
+                self.state, self.head, self._root, self._small_records = state, header, root, small
         self._answer([(rec.hash, TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
                       for rec in records_out])
+        self._answer([(out.hash, out) for out in dropped])
         if outcome.epoch is not None:
             log.info("block %d: epoch paid %d units (owner cut %d)", header.height, outcome.epoch.paid,
                      outcome.epoch.owner_cut)
         return header
+
+    def _apply(self, state: ChainState, tx: SignedTx) -> tuple[bool, str, str] | TxOutcome:
+        """Charge ``tx``'s fee and apply its call to ``state``: (ok, reason, message) to record, or the outcome
+        of a transaction that is not included (expired, or its payer can no longer pay the fee)."""
+        if tx.valid_until_block < state.block:
+            return TxOutcome(tx.hash, state.block, False, "expired", "the transaction expired before it could be "
+                             "included: rebuild it")
+        hp = state.hyper
+        payer = fee_payer(state, tx.signer, tx.call)
+        try:
+            if payer is None:
+                raise ledger_rules.InsufficientBalance("no payer")
+            ledger_rules.pay_fee(state.ledger, payer, hp.tx_fee(len(tx.body)),
+                                 existential_deposit=hp.existential_deposit)
+        except ledger_rules.LedgerError:
+            return TxOutcome(tx.hash, state.block, False, "cannot_pay_fee", "the fee payer's free balance no longer "
+                             "covers the fee: fund it and resubmit")
+        attempt = state.fork(copy_neurons=False)
+        try:
+            apply_call(attempt, tx.signer, tx.call)
+        except TxRejected as exc:
+            return False, exc.reason, str(exc)
+        except Exception as exc:  # a bug reached by some input: refuse this call only, keep the block
+            key = (type(tx.call).__name__, type(exc).__name__)
+            if key not in self._logged_failures:
+                self._logged_failures.add(key)
+                log.exception("refused transaction %s: %s failed with %s", tx.hash[:16], *key)
+            return False, "internal", "the chain could not apply this call; it was refused and its fee kept"
+        state.absorb(attempt)
+        return True, "", ""
+
+    def _changes(self, base: ChainState, state: ChainState) -> tuple[dict[str, bytes], list[str], StateHash,
+                                                                     dict[str, bytes]]:
+        """What ``state`` (a fork of ``base``) changed, as store upserts and deletes, the new state root and the
+        new small records; checks the ledger invariant over the changes. O(what changed + the small parts)."""
+        state.ledger.check_changes(base.ledger, (k for k, _, _ in state.ledger.balances.changed()),
+                                   (k for k, _, _ in state.ledger.stakes.changed()))
+        small, was = state.small_records(), self._small_records
+        changes = [(k, was.get(k), v) for k, v in small.items() if was.get(k) != v]
+        changes += [(k, old, None) for k, old in was.items() if k not in small]
+        changes += state.changed_records()
+        root = self._root.copy()
+        upserts: dict[str, bytes] = {}
+        deletes: list[str] = []
+        for key, old, new in changes:
+            if old == new:
+                continue
+            if old is not None:
+                root.remove(key, old)
+            if new is None:
+                deletes.append(key)
+            else:
+                root.add(key, new)
+                upserts[key] = new
+        return upserts, deletes, root, small
 
     def _answer(self, outcomes: list[tuple[str, TxOutcome | None]], *, error: Exception | None = None) -> None:
         with self._lock:

@@ -42,6 +42,11 @@ class Hyperparameters:
     burn_increase_ppm: int = 1_260_000  # price multiplier after each registration, /1e6
     owner_cut_u16: int = 11_796  # 18%
     delegate_take_u16: int = 11_796  # 18%
+    # Spam costs the spammer: every included transaction pays base + per-byte fee, recycled, even when refused.
+    tx_fee_base: int = 100_000  # units per transaction (0.0001 token)
+    tx_fee_per_byte: int = 100  # units per byte of the signed body (1 KiB costs about 0.0001 token more)
+    existential_deposit: int = 1_000_000  # units (0.001 token): the smallest balance or stake entry that may exist
+    max_queued_txs_per_signer: int = 32  # transactions one signer may have waiting for a block
 
     def __post_init__(self) -> None:
         problems = []
@@ -69,6 +74,8 @@ class Hyperparameters:
             problems.append("bonds_moving_average_ppm must be at most 1000000")
         if not self.burn_min <= self.burn_initial <= self.burn_max:
             problems.append("burn_min <= burn_initial <= burn_max must hold")
+        if self.max_queued_txs_per_signer < 1:
+            problems.append("max_queued_txs_per_signer must be at least 1")
         if self.burn_half_life < 1 or self.reveal_period_epochs < 1:
             problems.append("burn_half_life and reveal_period_epochs must be at least 1")
         if problems:
@@ -85,6 +92,10 @@ class Hyperparameters:
             alpha_high=self.alpha_high_u16 / U16_MAX,
             alpha_sigmoid_steepness=self.alpha_sigmoid_steepness / 100,
         )
+
+    def tx_fee(self, body_bytes: int) -> int:
+        """The fee, in units, of a transaction whose signed body is ``body_bytes`` long."""
+        return self.tx_fee_base + self.tx_fee_per_byte * body_bytes
 
     def burn_decay(self) -> tuple[int, int]:
         """The per-block price decay as an exact integer ratio (numerator, denominator) close to 2^(-1/half_life)."""

@@ -1,7 +1,9 @@
 """The state transition function: apply one signed call, and produce one block.
 
-Every handler validates everything before it changes anything, so a refused call leaves the state untouched.
-Refusals raise ``TxRejected`` with a short reason code and a message that says what to do.
+Every handler validates everything before it changes anything, so a refused call leaves the state untouched
+(and the block producer applies each call to its own ``fork`` of the state besides, so that even an unexpected
+error drops only that call). Refusals raise ``TxRejected`` with a short reason code and a message that says what
+to do. Fields were checked by ``validation.check_call`` when the transaction was admitted; handlers check again.
 """
 
 from __future__ import annotations
@@ -11,25 +13,16 @@ from dataclasses import dataclass
 
 from consensus import ledger as ledger_rules
 from consensus.weights import WeightsError, process_weights
-from subnet import ss58
 from subnet.chain import calls
 from subnet.chain.commit import commit_hash
 from subnet.chain.epoch import EpochReport, run_epoch
 from subnet.chain.params import Hyperparameters
 from subnet.chain.state import ChainState, Neuron, WeightCommit
+from subnet.chain.validation import TxRejected, check_address, check_call
+
+__all__ = ["TxRejected", "apply_call", "begin_block", "fee_payer"]
 
 MAX_PENDING_COMMITS = 10
-MAX_ENDPOINT_CHARS = 255
-MAX_MODEL_FIELD_CHARS = 256
-MAX_TLS_CERT_CHARS = 16_384
-
-
-class TxRejected(Exception):
-    """A transaction the chain refuses; ``reason`` is a stable short code, the message says what to do."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -49,11 +42,20 @@ def begin_block(state: ChainState) -> BlockOutcome:
     return BlockOutcome(minted=minted, epoch=report)
 
 
+def fee_payer(state: ChainState, signer: str, call: calls.Call) -> str | None:
+    """The coldkey whose free balance pays ``call``'s fee: the signer for coldkey calls, the owner of the signing
+    hotkey for hotkey calls (None when the hotkey has no owner: nobody can pay, so the call is not admitted)."""
+    if isinstance(call, calls.Serve | calls.SetWeights | calls.CommitWeights | calls.RevealWeights):
+        return state.ledger.hotkey_owner.get(signer)
+    return signer
+
+
 def apply_call(state: ChainState, signer: str, call: calls.Call) -> None:
     """Apply one call signed by ``signer`` to ``state`` in place, or raise TxRejected having changed nothing."""
     handler = _HANDLERS.get(type(call))
     if handler is None:
-        raise TxRejected("unknown_call", f"unknown call {type(call).__name__}")
+        raise TxRejected("unknown_call", "this node does not know the call")
+    check_call(call)
     try:
         handler(state, signer, call)
     except ledger_rules.LedgerError as exc:
@@ -65,17 +67,15 @@ def apply_call(state: ChainState, signer: str, call: calls.Call) -> None:
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-def _address(value: str, what: str) -> str:
-    if not ss58.is_valid(value):
-        raise TxRejected("invalid_address", f"{what} {value!r} is not a valid SS58 address")
-    return value
+_address = check_address
 
 
 def _neuron_of(state: ChainState, hotkey: str) -> Neuron:
+    """The signer's neuron, copied for changing (see ``ChainState.edit_neuron``)."""
     uid = state.uid_of(hotkey)
     if uid is None:
         raise TxRejected("not_registered", f"hotkey {hotkey} is not registered on this subnet: run `subnet register`")
-    return state.neurons[uid]
+    return state.edit_neuron(uid)
 
 
 def _is_immune(state: ChainState, neuron: Neuron) -> bool:
@@ -121,7 +121,8 @@ def _processed_row(state: ChainState, neuron: Neuron, uids: tuple[int, ...], val
 
 
 def _transfer(state: ChainState, signer: str, call: calls.Transfer) -> None:
-    ledger_rules.transfer(state.ledger, signer, _address(call.dest, "destination"), call.amount)
+    ledger_rules.transfer(state.ledger, signer, _address(call.dest, "destination"), call.amount,
+                          existential_deposit=state.hyper.existential_deposit)
 
 
 def _register(state: ChainState, signer: str, call: calls.Register) -> None:
@@ -139,7 +140,7 @@ def _register(state: ChainState, signer: str, call: calls.Register) -> None:
     replacing = len(state.neurons) >= state.hyper.max_uids
     uid = _uid_to_replace(state) if replacing else len(state.neurons)
     # Validation done: from here on nothing can fail.
-    ledger_rules.recycle(state.ledger, signer, price)
+    ledger_rules.recycle(state.ledger, signer, price, existential_deposit=state.hyper.existential_deposit)
     ledger_rules.associate_hotkey(state.ledger, signer, hotkey)
     neuron = Neuron(uid=uid, hotkey=hotkey, coldkey=signer, registered_at=state.block, last_update=state.block)
     if replacing:
@@ -158,29 +159,21 @@ def _register(state: ChainState, signer: str, call: calls.Register) -> None:
 
 
 def _serve(state: ChainState, signer: str, call: calls.Serve) -> None:
-    neuron = _neuron_of(state, signer)
-    host, sep, port = call.endpoint.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or len(call.endpoint) > MAX_ENDPOINT_CHARS:
-        raise TxRejected("invalid_endpoint", f"endpoint {call.endpoint!r} must be host:port with a port in 1..65535")
-    if len(call.model_name) > MAX_MODEL_FIELD_CHARS or len(call.model_hash) > MAX_MODEL_FIELD_CHARS:
-        raise TxRejected("invalid_model", "model name and hash must be at most 256 characters")
-    if call.model_hash and not all(c in "0123456789abcdef" for c in call.model_hash):
-        raise TxRejected("invalid_model", "model hash must be lowercase hex (SHA-256 of the weights file)")
-    if len(call.tls_certificate) > MAX_TLS_CERT_CHARS:
-        raise TxRejected("invalid_certificate", "TLS certificate must be at most 16 KiB of PEM")
+    neuron = _neuron_of(state, signer)  # fields were checked by check_call
     neuron.endpoint, neuron.model_name, neuron.model_hash = call.endpoint, call.model_name, call.model_hash
-    neuron.tls_certificate = call.tls_certificate.decode("ascii", "replace")
+    neuron.tls_certificate = call.tls_certificate.decode("ascii")
 
 
 def _add_stake(state: ChainState, signer: str, call: calls.AddStake) -> None:
     hotkey = _address(call.hotkey, "hotkey")
     if hotkey not in state.ledger.hotkey_owner:
         raise TxRejected("unknown_hotkey", f"hotkey {hotkey} was never registered: stake to a registered hotkey")
-    ledger_rules.add_stake(state.ledger, signer, hotkey, call.amount)
+    ledger_rules.add_stake(state.ledger, signer, hotkey, call.amount, existential_deposit=state.hyper.existential_deposit)
 
 
 def _remove_stake(state: ChainState, signer: str, call: calls.RemoveStake) -> None:
-    ledger_rules.remove_stake(state.ledger, signer, _address(call.hotkey, "hotkey"), call.amount)
+    ledger_rules.remove_stake(state.ledger, signer, _address(call.hotkey, "hotkey"), call.amount,
+                              existential_deposit=state.hyper.existential_deposit)
 
 
 def _set_weights(state: ChainState, signer: str, call: calls.SetWeights) -> None:
@@ -197,8 +190,6 @@ def _commit_weights(state: ChainState, signer: str, call: calls.CommitWeights) -
     neuron = _neuron_of(state, signer)
     if not state.hyper.commit_reveal:
         raise TxRejected("commit_reveal_off", "commit-reveal is off on this subnet: use set_weights")
-    if len(call.commit_hash) != 32:
-        raise TxRejected("invalid_commit", "a commit is the 32-byte SHA-256 from subnet.chain.commit.commit_hash")
     _check_can_set_weights(state, neuron, (), rate_limited=True)
     pending = state.commits.get(signer, ())
     if len(pending) >= MAX_PENDING_COMMITS:
@@ -236,7 +227,7 @@ def _set_hyperparameter(state: ChainState, signer: str, call: calls.SetHyperpara
         raise TxRejected("not_owner", "only the subnet owner's coldkey can change hyperparameters")
     names = {f.name: f.type for f in dataclasses.fields(Hyperparameters)}
     if call.name not in names:
-        raise TxRejected("unknown_hyperparameter", f"unknown hyperparameter {call.name!r}; known: {', '.join(names)}")
+        raise TxRejected("unknown_hyperparameter", f"no hyperparameter has that name; known: {', '.join(names)}")
     value = call.value
     if names[call.name] == "bool":
         if value not in (0, 1):

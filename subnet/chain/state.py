@@ -1,8 +1,13 @@
 """The chain's state and its canonical records.
 
 The node keeps one ``ChainState`` in memory. ``records()`` turns it into a flat mapping key -> canonical JSON
-bytes; the store persists the records that changed since the last block, and the state root is a hash over all of
-them, so the same state always has the same root whatever the history that led to it.
+bytes; the store persists the records that changed since the last block, and the state root is a multiset hash
+over all of them (``StateHash``), so the same state always has the same root whatever the history that led to it,
+and a block updates the root in time proportional to what it changed, not to the number of accounts.
+
+The state has small parts, bounded by ``max_uids`` (neurons, weights, bonds, commits, scalars), which a block
+copies and re-serialises whole, and large maps that grow with users (accounts, stake entries, hotkey owners),
+which a block reads through ``Overlay`` layers and serialises only where it wrote (``fork``, ``changed_records``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from consensus.ledger import Ledger
+from subnet.chain.overlay import Overlay
 from subnet.chain.params import Hyperparameters
 
 WeightRow = tuple[tuple[int, int], ...]  # ((uid, u16 value), ...) in submission order
@@ -61,12 +69,32 @@ class ChainState:
     bonds: dict[int, WeightRow] = field(default_factory=dict)
     commits: dict[str, tuple[WeightCommit, ...]] = field(default_factory=dict)  # hotkey -> pending commits
 
-    def copy(self) -> ChainState:
+    def fork(self, *, copy_neurons: bool = True) -> ChainState:
+        """A working copy for a block (or, with ``copy_neurons=False``, for one transaction): small parts copied,
+        the ledger's maps layered over this state's (O(1) whatever their size). Change a neuron of a
+        transaction's copy only through ``edit_neuron``, which copies it first."""
         clone = copy.copy(self)
-        clone.ledger = self.ledger.copy()
-        clone.neurons = [dataclasses.replace(n) for n in self.neurons]
+        ledger = self.ledger
+        clone.ledger = Ledger(balances=Overlay(ledger.balances), stakes=Overlay(ledger.stakes),
+                              hotkey_owner=Overlay(ledger.hotkey_owner), pending=ledger.pending,
+                              issuance=ledger.issuance, recycled=ledger.recycled, minted=ledger.minted)
+        clone.neurons = [copy.copy(n) for n in self.neurons] if copy_neurons else list(self.neurons)
         clone.weights, clone.bonds, clone.commits = dict(self.weights), dict(self.bonds), dict(self.commits)
         return clone
+
+    def absorb(self, child: ChainState) -> None:
+        """Take over everything ``child`` (a ``fork`` of this state) changed; its layers are written into ours."""
+        child.fold_layers()
+        self.__dict__.update(child.__dict__)
+
+    def snapshot(self) -> ChainState:
+        """An independent copy that later blocks never change (O(size): for tests and tools, not the node)."""
+        return ChainState.from_records(self.records())
+
+    def edit_neuron(self, uid: int) -> Neuron:
+        """The neuron at ``uid``, copied first so that a dropped transaction leaves the original untouched."""
+        neuron = self.neurons[uid] = copy.copy(self.neurons[uid])
+        return neuron
 
     def uid_of(self, hotkey: str) -> int | None:
         for neuron in self.neurons:
@@ -88,6 +116,36 @@ class ChainState:
 
     def records(self) -> dict[str, bytes]:
         """Every piece of state as key -> canonical JSON. Keys sort into a stable order."""
+        out = self.small_records()
+        for coldkey, balance in self.ledger.balances.items():
+            out[f"account/{coldkey}"] = _dump(balance)
+        for (coldkey, hotkey), amount in self.ledger.stakes.items():
+            out[f"stake/{coldkey}/{hotkey}"] = _dump(amount)
+        for hotkey, coldkey in self.ledger.hotkey_owner.items():
+            out[f"owner/{hotkey}"] = _dump(coldkey)
+        return out
+
+    def changed_records(self) -> list[tuple[str, bytes | None, bytes | None]]:
+        """(key, record before, record after) for every large-map entry written since this state was ``fork``ed
+        (None where absent), read from its layers: O(entries written)."""
+        out = []
+        for prefix, layer in (("account", self.ledger.balances), ("stake", self.ledger.stakes),
+                              ("owner", self.ledger.hotkey_owner)):
+            for key, value, present in layer.changed():
+                old = layer.parent.get(key)
+                name = f"{prefix}/{'/'.join(key)}" if prefix == "stake" else f"{prefix}/{key}"
+                out.append((name, None if old is None else _dump(old), _dump(value) if present else None))
+        return out
+
+    def fold_layers(self) -> None:
+        """Write this ``fork``'s layers into the maps it was forked from, and use those maps from now on."""
+        for name in ("balances", "stakes", "hotkey_owner"):
+            layer = getattr(self.ledger, name)
+            layer.fold()
+            setattr(self.ledger, name, layer.parent)
+
+    def small_records(self) -> dict[str, bytes]:
+        """The records of the parts bounded by ``max_uids``, rebuilt whole at every block."""
         out: dict[str, bytes] = {
             "meta": _dump({
                 "genesis_hash": self.genesis_hash, "block": self.block, "burn": self.burn,
@@ -100,12 +158,6 @@ class ChainState:
                 "recycled": self.ledger.recycled, "minted": self.ledger.minted,
             }),
         }
-        for coldkey, balance in self.ledger.balances.items():
-            out[f"account/{coldkey}"] = _dump(balance)
-        for (coldkey, hotkey), amount in self.ledger.stakes.items():
-            out[f"stake/{coldkey}/{hotkey}"] = _dump(amount)
-        for hotkey, coldkey in self.ledger.hotkey_owner.items():
-            out[f"owner/{hotkey}"] = _dump(coldkey)
         for neuron in self.neurons:
             out[f"neuron/{neuron.uid:05d}"] = _dump(dataclasses.asdict(neuron))
         for uid, row in self.weights.items():
@@ -155,13 +207,53 @@ class ChainState:
         return state
 
 
+LARGE_RECORD_KINDS = ("account", "stake", "owner")
+
+
+def is_large_record(key: str) -> bool:
+    return key.partition("/")[0] in LARGE_RECORD_KINDS
+
+
+class StateHash:
+    """A multiset hash of the records (a lattice hash: each record expands to 1024 16-bit lanes, summed modulo
+    2^16 lane by lane), so adding, removing or replacing one record costs the same whatever the number of records,
+    and the root does not depend on the order of updates. Finding two record sets with the same sum is the hard
+    lattice problem behind Bellare-Micciancio's LtHash; the root is SHA-256 of the lanes."""
+
+    LANES = 1024
+
+    def __init__(self, lanes: np.ndarray | None = None) -> None:
+        self.lanes = np.zeros(self.LANES, dtype=np.uint16) if lanes is None else lanes
+
+    @classmethod
+    def of(cls, records: dict[str, bytes]) -> StateHash:
+        acc = cls()
+        for key, value in records.items():
+            acc.add(key, value)
+        return acc
+
+    def copy(self) -> StateHash:
+        return StateHash(self.lanes.copy())
+
+    @classmethod
+    def _element(cls, key: str, value: bytes) -> np.ndarray:
+        k = key.encode()
+        digest = hashlib.shake_256(len(k).to_bytes(4, "big") + k + value).digest(2 * cls.LANES)
+        return np.frombuffer(digest, dtype="<u2")
+
+    def add(self, key: str, value: bytes) -> None:
+        self.lanes += self._element(key, value)
+
+    def remove(self, key: str, value: bytes) -> None:
+        self.lanes -= self._element(key, value)
+
+    def hexdigest(self) -> str:
+        return hashlib.sha256(b"subnet-state/v2" + self.lanes.astype("<u2").tobytes()).hexdigest()
+
+
 def state_root(records: dict[str, bytes]) -> str:
-    """SHA-256 over all records in key order, each length-prefixed (hex)."""
-    h = hashlib.sha256()
-    for key in sorted(records):
-        k, v = key.encode(), records[key]
-        h.update(len(k).to_bytes(4, "big") + k + len(v).to_bytes(8, "big") + v)
-    return h.hexdigest()
+    """The state root of a whole set of records (hex); blocks update it incrementally with ``StateHash``."""
+    return StateHash.of(records).hexdigest()
 
 
 def _dump(value: object) -> bytes:

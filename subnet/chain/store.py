@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APPLICATION_ID = 0x53554E54  # "SUNT": marks the file as a subnet chain database
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the state root is a multiset hash (StateHash)
 DB_NAME = "chain.sqlite3"
 ZERO_HASH = "00" * 32
 
