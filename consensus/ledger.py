@@ -89,6 +89,19 @@ class Ledger:
     issuance: int = 0  # minted - recycled: all units in existence
     recycled: int = 0  # cumulative units recycled (registration burns)
     minted: int = 0  # cumulative units minted, genesis credits included
+    # hotkey -> total stake on it (derived from ``stakes``, kept up to date by every function below, so a hotkey's
+    # stake costs one lookup whatever the number of stake entries); built from ``stakes`` when not given.
+    stake_totals: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.stake_totals is None:
+            self.rebuild_stake_totals()
+
+    def rebuild_stake_totals(self) -> None:
+        totals: dict[str, int] = {}
+        for (_, hotkey), amount in self.stakes.items():
+            totals[hotkey] = totals.get(hotkey, 0) + amount
+        self.stake_totals = totals
 
     def copy(self) -> Ledger:
         """An independent copy (keys and values are immutable, so copying the dicts suffices)."""
@@ -100,6 +113,7 @@ class Ledger:
             issuance=self.issuance,
             recycled=self.recycled,
             minted=self.minted,
+            stake_totals=dict(self.stake_totals),
         )
 
     def balance(self, coldkey: str) -> int:
@@ -109,8 +123,14 @@ class Ledger:
         return self.stakes.get((coldkey, hotkey), 0)
 
     def hotkey_stake(self, hotkey: str) -> int:
-        """Total stake on ``hotkey`` from all coldkeys (O(number of stake entries))."""
-        return sum(v for (_, hk), v in self.stakes.items() if hk == hotkey)
+        """Total stake on ``hotkey`` from all coldkeys."""
+        return self.stake_totals.get(hotkey, 0)
+
+    def set_stake(self, coldkey: str, hotkey: str, amount: int) -> None:
+        """Set one stake entry (removed at 0) and the hotkey's total with it: the only way stakes change."""
+        old = self.stakes.get((coldkey, hotkey), 0)
+        _set_or_remove(self.stakes, (coldkey, hotkey), amount)
+        _set_or_remove(self.stake_totals, hotkey, self.stake_totals.get(hotkey, 0) + amount - old)
 
     def check_invariant(self) -> None:
         """Raise ``InvariantViolation`` unless the books balance exactly and every value is a non-negative int."""
@@ -138,6 +158,11 @@ class Ledger:
                 raise InvariantViolation(f"zero stake entry ({coldkey}, {hotkey}) should have been removed")
             if hotkey not in self.hotkey_owner:
                 raise InvariantViolation(f"stake on hotkey {hotkey} which has no owner")
+        totals: dict[str, int] = {}
+        for (_, hotkey), value in self.stakes.items():
+            totals[hotkey] = totals.get(hotkey, 0) + value
+        if totals != dict(self.stake_totals.items()):
+            raise InvariantViolation("the per-hotkey stake totals do not match the stake entries")
 
 
     def check_changes(self, before: Ledger, balance_keys: Iterable[str],
@@ -282,7 +307,7 @@ def add_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int, *, existen
     left = _remaining(ledger.balances[coldkey], amount, existential_deposit, "the staking account")
     staked = _grown(ledger.stakes.get((coldkey, hotkey), 0), amount, existential_deposit, "the stake entry")
     _set_or_remove(ledger.balances, coldkey, left)
-    ledger.stakes[(coldkey, hotkey)] = staked
+    ledger.set_stake(coldkey, hotkey, staked)
 
 
 def remove_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int, *, existential_deposit: int = 0) -> None:
@@ -297,7 +322,7 @@ def remove_stake(ledger: Ledger, coldkey: str, hotkey: str, amount: int, *, exis
         )
     left = _remaining(staked, amount, existential_deposit, "the stake entry")
     free = _grown(ledger.balances.get(coldkey, 0), amount, existential_deposit, "the coldkey's account")
-    _set_or_remove(ledger.stakes, (coldkey, hotkey), left)
+    ledger.set_stake(coldkey, hotkey, left)
     ledger.balances[coldkey] = free
 
 
@@ -459,7 +484,7 @@ def epoch_payout(
 
     total_credit = sum(credits.values())
     for key, amount in credits.items():
-        ledger.stakes[key] = ledger.stakes.get(key, 0) + amount
+        ledger.set_stake(*key, ledger.stakes.get(key, 0) + amount)
     ledger.pending -= total_credit
     return Payout(
         pool=pool,

@@ -18,7 +18,7 @@ from subnet.keys import Keypair, public_key_of, verify_signature
 from subnet.proto import subnet_pb2 as pb
 
 TX_DOMAIN = b"subnet-tx/v1"
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 20 * 1024  # the largest call (serve with a 16 KiB certificate) fits
 
 
 def signing_payload(genesis_hash: str, body: bytes) -> bytes:
@@ -45,7 +45,7 @@ def decode_transaction(tx: pb.Transaction, genesis_hash: str) -> SignedTx:
     if not ss58.is_valid(tx.signer):
         raise TxRejected("malformed", "signer must be the SS58 address of the signing key")
     if len(tx.body) > MAX_BODY_BYTES:
-        raise TxRejected("malformed", f"transaction body is larger than {MAX_BODY_BYTES} bytes")
+        raise TxRejected("malformed", f"the transaction body is larger than {MAX_BODY_BYTES} bytes")
     if not verify_signature(tx.signer, signing_payload(genesis_hash, tx.body), tx.signature):
         raise TxRejected("bad_signature", "the signature does not match the signer, this chain's genesis and the "
                          "body: sign with the signer's key for this chain")

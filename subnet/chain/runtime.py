@@ -95,7 +95,7 @@ def _check_can_set_weights(state: ChainState, neuron: Neuron, uids: tuple[int, .
     if rate_limited and state.block - neuron.last_update < hp.weights_rate_limit:
         wait = hp.weights_rate_limit - (state.block - neuron.last_update)
         raise TxRejected("rate_limited", f"weights were updated at block {neuron.last_update}; wait {wait} more blocks")
-    stake = sum(v for (_, hk), v in state.ledger.stakes.items() if hk == neuron.hotkey)
+    stake = state.ledger.hotkey_stake(neuron.hotkey)
     if stake < hp.stake_threshold:
         raise TxRejected("stake_too_low", f"hotkey has {stake} units of stake; setting weights needs {hp.stake_threshold}")
     is_self_weight = tuple(uids) == (neuron.uid,)

@@ -77,7 +77,8 @@ class ChainState:
         ledger = self.ledger
         clone.ledger = Ledger(balances=Overlay(ledger.balances), stakes=Overlay(ledger.stakes),
                               hotkey_owner=Overlay(ledger.hotkey_owner), pending=ledger.pending,
-                              issuance=ledger.issuance, recycled=ledger.recycled, minted=ledger.minted)
+                              issuance=ledger.issuance, recycled=ledger.recycled, minted=ledger.minted,
+                              stake_totals=Overlay(ledger.stake_totals))
         clone.neurons = [copy.copy(n) for n in self.neurons] if copy_neurons else list(self.neurons)
         clone.weights, clone.bonds, clone.commits = dict(self.weights), dict(self.bonds), dict(self.commits)
         return clone
@@ -107,10 +108,8 @@ class ChainState:
         return self.uid_of(self.owner_hotkey)
 
     def stake_by_hotkey(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for (_, hotkey), amount in self.ledger.stakes.items():
-            totals[hotkey] = totals.get(hotkey, 0) + amount
-        return totals
+        """Total stake of every registered hotkey (O(neurons))."""
+        return {n.hotkey: self.ledger.hotkey_stake(n.hotkey) for n in self.neurons}
 
     # --- canonical records ------------------------------------------------------------------------------
 
@@ -139,7 +138,7 @@ class ChainState:
 
     def fold_layers(self) -> None:
         """Write this ``fork``'s layers into the maps it was forked from, and use those maps from now on."""
-        for name in ("balances", "stakes", "hotkey_owner"):
+        for name in ("balances", "stakes", "hotkey_owner", "stake_totals"):
             layer = getattr(self.ledger, name)
             layer.fold()
             setattr(self.ledger, name, layer.parent)
@@ -202,6 +201,7 @@ class ChainState:
                 elif kind not in ("meta", "hyper", "ledger"):
                     raise ValueError(f"unknown record {key!r}")
             state.neurons = [neurons[uid] for uid in range(len(neurons))]
+            ledger.rebuild_stake_totals()
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"malformed chain state records: {exc!r}") from None
         return state
