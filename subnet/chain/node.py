@@ -65,8 +65,8 @@ class NodeStopping(RuntimeError):
 class ChainNode:
     def __init__(self, store: ChainStore, state: ChainState, records: dict[str, bytes], head: Header) -> None:
         self.store = store
-        # Replaced at each block. Its small parts are never mutated; its large maps are updated in place when a
-        # block is published, under ``read_lock``: readers that iterate them (metagraph, balances) hold it.
+        # Replaced at each block. Its small parts are never mutated; its large maps are shared with the next
+        # state and updated in place when that one is published, so read the current ``state``, never an old one.
         self.state = state
         self.head = head
         self.read_lock = threading.Lock()
@@ -123,6 +123,11 @@ class ChainNode:
                 _settle(future, error=NodeStopping("the chain node stopped before including this transaction; "
                                                    "resubmit"))
         self.store.close()
+
+    def stake_entries(self) -> list[tuple[tuple[str, str], int]]:
+        """Every stake entry ((coldkey, hotkey), units) of the current state, copied under ``read_lock``."""
+        with self.read_lock:
+            return list(self.state.ledger.stakes.items())
 
     # --- submission --------------------------------------------------------------------------------------
 
@@ -217,9 +222,12 @@ class ChainNode:
                 error = NodeStopping(f"block {self.head.height + 1} could not be produced ({exc}); resubmit")
                 self._answer([(tx.hash, None) for tx in batch], error=error)
                 raise
-            with self.read_lock:  # publish: the block's layers go into the shared maps
+            # Publish, then write the block's layers into the shared maps: a lookup in the new state sees the same
+            # values before, during and after the fold (its layers are read first until they are folded). Readers
+            # that iterate a large map hold ``read_lock`` (see ``stake_entries``), which the fold holds too.
+            self.state, self.head, self._root, self._small_records = state, header, root, small
+            with self.read_lock:
                 state.fold_layers()
-                self.state, self.head, self._root, self._small_records = state, header, root, small
         self._answer([(rec.hash, TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))
                       for rec in records_out])
         self._answer([(out.hash, out) for out in dropped])

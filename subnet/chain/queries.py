@@ -46,11 +46,10 @@ def _rows(rows: dict[int, WeightRow]) -> list[pb.SparseRow]:
             for uid, row in sorted(rows.items())]
 
 
-def balance(state: ChainState, address: str) -> pb.BalanceResponse:
+def balance(state: ChainState, address: str, entries: list[tuple[tuple[str, str], int]]) -> pb.BalanceResponse:
+    """``entries``: the stake entries, copied by ``ChainNode.stake_entries`` (O(entries); each costs its owner the
+    existential deposit)."""
     ledger = state.ledger
-    # list() copies the entries in one C call, so a block being published on the block thread (which updates
-    # this map in place) cannot change it mid-iteration. O(stake entries); each one costs its owner the deposit.
-    entries = list(ledger.stakes.items())
     stakes = [pb.StakeEntry(coldkey=c, hotkey=h, amount=a) for (c, h), a in sorted(entries) if address in (c, h)]
     return pb.BalanceResponse(address=address, free=ledger.balance(address), stakes=stakes, block=state.block)
 
