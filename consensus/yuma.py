@@ -6,6 +6,13 @@ as u16 between epochs; those quantisation steps are reproduced here so results m
 ideal. All maths is vectorised numpy in float64.
 
 Shapes: V validators (rows), M miners (columns).
+
+Zero stake means no permit, this very epoch. A row whose stake is 0 (after normalisation) counts for nothing:
+its weights take no part in consensus, ranks or bonds, its validator trust and dividends are 0 and its bond row
+is cleared (so it does not dilute the others' classic bond shares either). This departs from subtensor on purpose:
+there the row keeps its validator trust for that epoch (its permit is the previous epoch's) and, with classic
+bonds, is paid dividends on its old bonds one last time. The chain node passes S = 0 for rows whose stake was
+removed and for inactive rows or rows below the stake threshold, so all of those count for nothing.
 """
 
 from __future__ import annotations
@@ -67,11 +74,13 @@ def epoch(
     """Run one Yuma epoch.
 
     W: (V, M) raw non-negative weights, rows = validators, columns = miners (not yet normalised).
-    S: (V,) raw stakes, any non-negative scale. bonds_prev: (V, M) ``YumaResult.bonds`` of the previous call, or
-    None at the start. reset_bond_columns: miner indices whose bond column is zeroed before this epoch (bonds reset
-    and recently registered miners). submitted: optional (V, M) bool mask of the entries each validator actually
-    submitted; by default every entry counts as submitted (explicit zeros). It only matters for the liquid-alpha
-    quirk of the chain, where a pair absent from the weight row loses its bond at once instead of decaying.
+    S: (V,) raw stakes, any non-negative scale; a row with zero stake gets trust 0, dividends 0 and an all-zero
+    bond row, and its weights affect nobody (see the module docstring). bonds_prev: (V, M) ``YumaResult.bonds``
+    of the previous call, or None at the start. reset_bond_columns: miner indices whose bond column is zeroed
+    before this epoch (bonds reset and recently registered miners). submitted: optional (V, M) bool mask of the
+    entries each validator actually submitted; by default every entry counts as submitted (explicit zeros). It
+    only matters for the liquid-alpha quirk of the chain, where a pair absent from the weight row loses its bond
+    at once instead of decaying.
 
     Guarantees: no NaN or inf for any finite non-negative input; incentive and dividends each sum to 1 or are
     all zero; bonds are u16 levels (multiples of 1/65535) in [0, 1].
@@ -86,9 +95,13 @@ def epoch(
     present = np.ones(W.shape, dtype=bool) if submitted is None else np.asarray(submitted, dtype=bool)
 
     stake = _normalise(S)  # (V,)
+    # Rows without stake hold no permit this epoch (see the module docstring): their weights are emptied here,
+    # which zeroes their trust and bond weights, and their old bonds are dropped below.
+    staked = stake > 0  # (V,)
     # Entries not submitted take no part, so they must not count in their row's normalisation either.
     W = np.where(present, W, 0.0)
     weights = _row_normalise(quantise_weight_rows(W).astype(np.float64))  # (V, M), rows sum to 1 or 0
+    weights[~staked] = 0.0
 
     consensus = weighted_quantile_columns(weights, stake, params.kappa)  # (M,)
     clipped = np.minimum(weights, consensus[np.newaxis, :])  # (V, M); zero wherever consensus is zero
@@ -104,6 +117,7 @@ def epoch(
     reset = list(reset_bond_columns)
     if reset:
         old_u16[:, reset] = 0
+    old_u16[~staked] = 0
 
     if params.yuma3:
         bonds, dividends = _yuma3_bonds(

@@ -103,6 +103,28 @@ def test_classic_dividends_follow_stake_weighted_bonds() -> None:
     assert result.bonds_u16.tolist() == [[65535, 0], [0, 0]]
 
 
+@pytest.mark.parametrize("params", [CLASSIC, YUMA3, LIQUID], ids=["classic", "yuma3", "liquid-alpha"])
+def test_a_row_without_stake_counts_for_nothing_in_the_epoch_its_stake_drops(params: YumaParams) -> None:
+    # Epoch 0: three staked validators build bonds; validator 2 leans towards miner 2.
+    W = np.array([[0.6, 0.4, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    first = epoch(W, np.array([50.0, 30.0, 20.0]), None, params)
+    assert first.bonds_u16[2].any() and first.validator_trust[2] > 0
+    # Epoch 1: validator 2 has removed all its stake but still has its weights and its old bonds.
+    W1 = np.array([[0.6, 0.4, 0.0], [0.5, 0.5, 0.0], [0.3, 0.2, 0.5]])
+    dropped = epoch(W1, np.array([50.0, 30.0, 0.0]), first.bonds, params)
+    assert dropped.validator_trust[2] == 0.0
+    assert dropped.dividends[2] == 0.0
+    assert dropped.bonds_u16[2].tolist() == [0, 0, 0]
+    # The other rows get exactly what they would get if the row were not there at all.
+    alone = epoch(W1[:2], np.array([50.0, 30.0]), first.bonds[:2], params)
+    np.testing.assert_array_equal(dropped.consensus, alone.consensus)
+    np.testing.assert_allclose(dropped.incentive, alone.incentive, atol=1e-15)
+    np.testing.assert_allclose(dropped.validator_trust[:2], alone.validator_trust, atol=1e-15)
+    np.testing.assert_allclose(dropped.dividends[:2], alone.dividends, atol=1e-15)
+    np.testing.assert_array_equal(dropped.bonds_u16[:2], alone.bonds_u16)
+    assert dropped.incentive[2] == 0.0 and dropped.dividends.sum() == pytest.approx(1.0)
+
+
 def test_rejects_bad_shapes_and_negative_input() -> None:
     with pytest.raises(ValueError, match="shape"):
         epoch(np.ones((2, 3)), np.ones(3), None, YUMA3)

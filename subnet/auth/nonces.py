@@ -6,6 +6,9 @@ when full, the entry that expires first is dropped and the cache raises its *flo
 from then on any request stamped at or before the floor is refused. A replay of a dropped nonce carries a
 timestamp at or below the floor, so it is refused too: the cache never fails open, it only narrows the window
 under extreme load. Nonces are random, so concurrent calls from one caller never collide.
+
+The server records a nonce only after the signature holds and the access policy has allowed the caller, so
+strangers' refused calls never take room here (see ``AuthInterceptor._admit``).
 """
 
 from __future__ import annotations

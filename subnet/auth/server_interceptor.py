@@ -167,6 +167,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if rule.check_policy and not decision.allowed:
                 log.debug("denied %s to %s: %s", method, header.caller, decision.reason)
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"access denied: {decision.reason}")
+        # The nonce is recorded only now, for callers the policy let through. Recording it before the policy let
+        # anyone with a fresh key fill the bounded cache (stamping calls up to skew_s ahead) and so raise its floor
+        # over the calls of allowed validators, locking them out. Not storing refused callers' nonces is safe: a
+        # refused call ran nothing, so its replay gains nothing and is refused again by the same policy. (Should the
+        # caller become allowed within skew_s, a replay would be served once, exactly the call it signed for this
+        # server, and then be remembered.) The nonce is still checked before the rate limit, so replays of an
+        # allowed caller's calls never drain its bucket, and a rate-limited call cannot be replayed after a refill.
+        # Rules without a policy check (SIGNED) let every signed caller through, so there every nonce is recorded.
+        try:
+            self._check_nonce(header)
+        except wire.AuthFailure as e:
+            log.debug("refused %s: %s", method, e)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(e))
         if rule.rate_limit:
             wait_s = self.rate_limiter.try_acquire(header.caller, stake_units)
             if wait_s > 0:
@@ -178,7 +191,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return CallerInfo(header.caller, method, True, stake_units, uid, header.nonce)
 
     def _authenticate(self, method: str, metadata: tuple, body: bytes) -> wire.RequestHeader:
-        """The UNAUTHENTICATED checks, cheapest first; raises ``AuthFailure`` naming the one that failed."""
+        """The UNAUTHENTICATED checks up to the signature, cheapest first; raises ``AuthFailure`` naming the one
+        that failed. The nonce is checked later, by ``_check_nonce``, once the access policy has allowed the caller."""
         header = wire.parse_request_metadata(metadata)
         if header.receiver != self.identity.ss58_address:
             raise wire.AuthFailure(
@@ -200,15 +214,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         )
         if not verify_signature_fast(public_key_of(header.caller), message, header.signature):
             raise wire.AuthFailure("bad signature", f"the signature is not {header.caller}'s over this call")
-        # Only after the signature holds, so strangers cannot fill the cache with nonces.
-        verdict = self.nonces.check_and_add((header.caller, header.nonce), timestamp_s)
+        return header
+
+    def _check_nonce(self, header: wire.RequestHeader) -> None:
+        """Refuse a replayed nonce (or one stamped below the cache's floor) and remember a fresh one.
+
+        Call it only for a verified caller the access policy allows (see ``_admit``), so strangers never take
+        room in the cache.
+        """
+        verdict = self.nonces.check_and_add((header.caller, header.nonce), header.timestamp_ms / 1000)
         if verdict == REPLAYED:
             raise wire.AuthFailure("replayed nonce", "this nonce was already used; every call needs a fresh one")
         if verdict is not None:
             raise wire.AuthFailure(
                 "stale timestamp", "the server is under heavy load and only accepts freshly stamped calls; retry now"
             )
-        return header
 
     def _sign(self, context, method: str, info: CallerInfo, digest: str, count: int) -> None:
         if info.nonce is None:

@@ -5,6 +5,11 @@ Rows are the uids holding a validator permit from the previous epoch (the owner'
 all uids. As on chain, inactive validators' stake is zeroed, self-weights are removed (except the owner's),
 weights set before a miner (re)registered are dropped, and bond columns of uids registered since the last epoch
 start from zero.
+
+Zero stake means no permit, this very epoch: a row whose stake S is 0 at the epoch (all stake removed, inactive, or
+below the stake threshold) still appears as a row, but ``consensus.yuma.epoch`` gives it trust 0, dividends 0 and
+an empty bond row (stored as trust_u16 = dividends_u16 = 0 and no bond row), and ``validator_permits`` never
+gives a permit to zero raw stake (the owner's uid keeps its permit whatever its stake, as on chain).
 """
 
 from __future__ import annotations
