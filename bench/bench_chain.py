@@ -59,7 +59,7 @@ async def main() -> None:
             async with ChainClient(proc.endpoint, timeout_s=60) as client:
                 hotkeys = [Keypair.generate() for _ in range(N_UIDS - 1)]  # uid 0 is the owner
                 payer = keys.colds[0]
-                await asyncio.gather(*(client.register(payer, h.ss58_address) for h in hotkeys))
+                await asyncio.gather(*(client.register(payer, h) for h in hotkeys))
                 validators = hotkeys[:N_VALIDATORS]
                 await asyncio.gather(*(client.add_stake(payer, v.ss58_address, (1000 + i) * UNITS_PER_TOKEN)
                                        for i, v in enumerate(validators)))

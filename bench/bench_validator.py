@@ -52,7 +52,7 @@ async def main() -> None:
                        for i in range(N_MINERS)]
             me = Keypair.generate()
             async with ChainClient(chain.endpoint, timeout_s=60) as client:
-                await asyncio.gather(*(client.register(keys.colds[0], h.ss58_address) for h in [me, *hotkeys]))
+                await asyncio.gather(*(client.register(keys.colds[0], h) for h in [me, *hotkeys]))
                 await client.add_stake(keys.colds[1], me.ss58_address, 100 * UNITS_PER_TOKEN)
                 start = (await client.status()).epoch_index
                 while (await client.status()).epoch_index < start + 1:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from demo.network import NetworkWatcher
 from demo.router import NoMinerAvailable, ranked_axons, stream_answer
-from subnet import Keypair, RateLimiter, RateLimitSettings, Wallet, default_wallet_root
+from subnet import Keypair, RateLimiter, RateLimitSettings, Wallet, add_chain_trust_flags, default_wallet_root
 
 log = logging.getLogger("subnet.demo")
 UNITS_PER_TOKEN = 10**9
@@ -36,6 +36,8 @@ NOTICE = ("Prompts are answered by third-party miners on the subnet: do not send
 @dataclass(frozen=True)
 class DemoSettings:
     chain_endpoint: str
+    chain_node_address: str | None = None  # pin the chain node key (see ChainClient)
+    chain_tls_ca: Path | None = None
     wallet_name: str = "default"
     wallet_hotkey: str = "default"
     wallet_path: Path | None = None
@@ -201,6 +203,7 @@ def parse_args(argv: list[str] | None) -> DemoSettings:
     p = argparse.ArgumentParser(prog="subnet-demo", description="Chat with the top-ranked miner of a subnet.")
     p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
                    default=os.environ.get("SUBNET_CHAIN_ENDPOINT", "127.0.0.1:9944"))
+    add_chain_trust_flags(p)
     p.add_argument("--wallet.name", "--wallet-name", dest="wallet_name", default="default")
     p.add_argument("--wallet.hotkey", "--wallet-hotkey", dest="wallet_hotkey", default="default")
     p.add_argument("--wallet.path", "--wallet-path", dest="wallet_path", type=Path, default=None)
@@ -217,7 +220,8 @@ def parse_args(argv: list[str] | None) -> DemoSettings:
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return DemoSettings(chain_endpoint=args.chain_endpoint, wallet_name=args.wallet_name,
+    return DemoSettings(chain_endpoint=args.chain_endpoint, chain_node_address=args.chain_node_address,
+                        chain_tls_ca=args.chain_tls_ca, wallet_name=args.wallet_name,
                         wallet_hotkey=args.wallet_hotkey, wallet_path=args.wallet_path, host=args.host, port=args.port,
                         max_new_tokens=args.max_new_tokens, first_token_timeout_s=args.first_token_timeout_s,
                         idle_timeout_s=args.idle_timeout_s, total_timeout_s=args.total_timeout_s,
@@ -234,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"subnet-demo: cannot load the gateway hotkey: {exc}", file=sys.stderr)
         return 2
-    watcher = NetworkWatcher(settings.chain_endpoint)
+    watcher = NetworkWatcher(settings.chain_endpoint, node_address=settings.chain_node_address,
+                             tls_ca=settings.chain_tls_ca)
     watcher.start()
     app = build_app(settings, watcher, gateway)
     stop = threading.Event()

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from subnet import ChainClient, Metagraph
 from subnet.proto import subnet_pb2 as pb
@@ -28,8 +29,10 @@ class NetworkView:
 
 
 class NetworkWatcher:
-    def __init__(self, endpoint: str, poll_s: float = 1.0) -> None:
+    def __init__(self, endpoint: str, poll_s: float = 1.0, *, node_address: str | None = None,
+                 tls_ca: Path | None = None) -> None:
         self.endpoint = endpoint
+        self.node_address, self.tls_ca = node_address, tls_ca
         self.poll_s = poll_s
         self.view = NetworkView()
         self._stop = threading.Event()
@@ -47,7 +50,8 @@ class NetworkWatcher:
         asyncio.run(self._loop())
 
     async def _loop(self) -> None:
-        async with ChainClient(self.endpoint, timeout_s=5, reconnect_budget_s=5) as client:
+        async with ChainClient(self.endpoint, node_address=self.node_address, tls_ca=self.tls_ca, timeout_s=5,
+                               reconnect_budget_s=5) as client:
             while not self._stop.is_set():
                 try:
                     await self.refresh(client)

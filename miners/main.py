@@ -29,7 +29,7 @@ from pathlib import Path
 from miners.generators import EchoGenerator, EngineGenerator, Generator
 from miners.service import MinerService
 from subnet.auth.policy import MetagraphPolicy, NeuronAccess
-from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
+from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused, add_chain_trust_flags
 from subnet.errors import SubnetError
 from subnet.metagraph import Metagraph
 from subnet.models import ModelIdentity
@@ -43,6 +43,8 @@ UNITS_PER_TOKEN = 10**9
 @dataclass(frozen=True)
 class MinerSettings:
     chain_endpoint: str = "127.0.0.1:9944"
+    chain_node_address: str | None = None  # pin the chain node key (see ChainClient)
+    chain_tls_ca: Path | None = None
     wallet_name: str = "default"
     wallet_hotkey: str = "default"
     wallet_path: Path | None = None
@@ -157,7 +159,8 @@ async def run(s: MinerSettings, generator: Generator | None = None) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(s.metrics_port, addr="127.0.0.1")
-    async with ChainClient(s.chain_endpoint, reconnect_budget_s=30) as chain:
+    async with ChainClient(s.chain_endpoint, node_address=s.chain_node_address, tls_ca=s.chain_tls_ca,
+                           reconnect_budget_s=30) as chain:
         refresher = asyncio.create_task(refresh_policy(chain, policy, s.policy_refresh_s, stop))
         try:
             endpoint = f"{s.external_ip or s.host}:{port}"
@@ -181,6 +184,7 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     p.add_argument("--wallet.path", "--wallet-path", dest="wallet_path", type=Path, default=None)
     p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
                    default=os.environ.get("SUBNET_CHAIN_ENDPOINT", d.chain_endpoint))
+    add_chain_trust_flags(p)
     p.add_argument("--axon.port", "--axon-port", dest="port", type=int, default=d.port, help="0 picks a free port")
     p.add_argument("--axon.ip", "--axon-ip", dest="host", default=d.host, help="address to listen on")
     p.add_argument("--axon.external_ip", "--axon-external-ip", dest="external_ip", default=None,
@@ -208,7 +212,7 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     if a.threads is not None and a.threads < 1:
         p.error("--threads must be at least 1")
     return MinerSettings(
-        chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
+        chain_endpoint=a.chain_endpoint, chain_node_address=a.chain_node_address, chain_tls_ca=a.chain_tls_ca, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
         wallet_path=a.wallet_path, host=a.host, port=a.port, external_ip=a.external_ip, model=a.model,
         device=a.device, dtype=a.dtype, max_batch=a.max_batch, max_queue=a.max_queue,
         max_new_tokens=a.max_new_tokens, max_prompt_tokens=a.max_prompt_tokens,

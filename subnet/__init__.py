@@ -34,6 +34,7 @@ _EXPORTS = {
     "ChainClient": "subnet.chain.client",
     "ChainUnavailable": "subnet.chain.client",
     "TransactionRefused": "subnet.chain.client",
+    "add_chain_trust_flags": "subnet.chain.client",
     "Metagraph": "subnet.metagraph",
     "Axon": "subnet.metagraph",
     "SubnetError": "subnet.errors",

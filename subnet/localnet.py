@@ -27,6 +27,7 @@ from pathlib import Path
 from consensus.emission import UNITS_PER_TOKEN
 from subnet.chain.client import ChainClient
 from subnet.chain.genesis import Genesis, load_genesis
+from subnet.chain.node_key import load_or_create_node_key
 from subnet.chain.params import Hyperparameters
 from subnet.keyfile import kdf_from_env
 from subnet.keys import Keypair
@@ -143,6 +144,7 @@ class Localnet:
         self.password = os.environ.get("SUBNET_WALLET_PASSWORD", DEV_PASSWORD)
         self.running = Running()
         self.stop_signal = stop_signal or StopSignal()
+        self.node_address: str | None = None  # the chain node key the genesis pins; every child pins it too
 
     # --- wallets and genesis ------------------------------------------------------------------------------
 
@@ -174,14 +176,20 @@ class Localnet:
         colds = [self._ensure_wallet(n)[0] for n in names["validators"] + names["miners"]]
         path = self.root / "genesis.toml"
         if path.exists():
-            return load_genesis(path)
+            genesis = load_genesis(path)
+            self.node_address = genesis.node_address
+            return genesis
         tempo = self.settings.tempo
         hyper = Hyperparameters(tempo=tempo, weights_rate_limit=max(1, tempo // 2), immunity_period=50 * tempo,
                                 activity_cutoff=20 * tempo, min_allowed_weights=1, yuma3=True)
         accounts = {owner_cold.ss58_address: 1_000 * UNITS_PER_TOKEN}
         for key in colds:
             accounts[key.ss58_address] = 10_000 * UNITS_PER_TOKEN
-        genesis = Genesis(owner_cold.ss58_address, owner_hot.ss58_address, hyper, tuple(sorted(accounts.items())))
+        # The node key is made before the chain's first start so the genesis can pin it (node_address): every
+        # child then accepts only chain answers that key signed.
+        self.node_address = load_or_create_node_key(self.root / "chain").ss58_address
+        genesis = Genesis(owner_cold.ss58_address, owner_hot.ss58_address, hyper, tuple(sorted(accounts.items())),
+                          node_address=self.node_address)
         path.write_text(genesis.to_toml())
         return genesis
 
@@ -192,6 +200,10 @@ class Localnet:
         logs.mkdir(exist_ok=True)
         env = {"SUBNET_WALLET_PATH": str(self.wallet_root), "SUBNET_WALLET_PASSWORD": self.password}
         return Child(name, argv, env=env, log_path=logs / f"{name}.log")
+
+    def _chain_flags(self, endpoint: str) -> list[str]:
+        pin = ["--chain.node-address", self.node_address] if self.node_address else []
+        return ["--chain.endpoint", endpoint, *pin]
 
     def start_chain(self) -> str:
         s = self.settings
@@ -212,7 +224,7 @@ class Localnet:
     async def register_all(self, endpoint: str) -> None:
         """Register every validator and miner (once) and give validator i a stake of 1000*(i+1) tokens."""
         names = self._names()
-        async with ChainClient(endpoint, timeout_s=30) as client:
+        async with ChainClient(endpoint, node_address=self.node_address, timeout_s=30) as client:
             graph = await client.metagraph()
             registered = {n.hotkey for n in graph.neurons}
             stakes = {n.hotkey: n.stake for n in graph.neurons}
@@ -227,7 +239,7 @@ class Localnet:
     async def _register(client: ChainClient, cold: Keypair, hot: Keypair, registered: set[str],
                         stakes: dict[str, int], stake_tokens: int) -> None:
         if hot.ss58_address not in registered:
-            await client.register(cold, hot.ss58_address)
+            await client.register(cold, hot)
         if stake_tokens and stakes.get(hot.ss58_address, 0) == 0:
             await client.add_stake(cold, hot.ss58_address, stake_tokens * UNITS_PER_TOKEN)
 
@@ -238,21 +250,21 @@ class Localnet:
             flavour = FLAVOURS[i % len(FLAVOURS)]
             self.running.miners.append(self._child(name, [
                 command_path("subnet-miner"), "--wallet.name", name, "--wallet.hotkey", "default",
-                "--chain.endpoint", endpoint, "--axon.port", "0", "--model", s.model, "--allowlist", gateway,
+                *self._chain_flags(endpoint), "--axon.port", "0", "--model", s.model, "--allowlist", gateway,
                 *flavour.flags]))
 
     def start_validators(self, endpoint: str) -> None:
         for name in self._names()["validators"]:
             self.running.validators.append(self._child(name, [
                 command_path("subnet-validator"), "--wallet.name", name, "--wallet.hotkey", "default",
-                "--chain.endpoint", endpoint, "--state-dir", str(self.root / name),
+                *self._chain_flags(endpoint), "--state-dir", str(self.root / name),
                 "--reference-model", self.settings.model,
                 # Greedy open prompts scored against the validators' own model: a reproducible ranking.
                 "--open-temperature", "0", "--step-interval-s", str(max(2.0, 2 * self.settings.block_time_s))]))
 
     def start_demo(self, endpoint: str) -> None:
         self.running.demo = self._child("demo", [
-            command_path("subnet-demo"), "--chain.endpoint", endpoint, "--wallet.name", "gateway",
+            command_path("subnet-demo"), *self._chain_flags(endpoint), "--wallet.name", "gateway",
             "--wallet.hotkey", "default", "--port", str(self.settings.demo_port)])
 
     def wait_all_ready(self) -> None:
@@ -281,7 +293,7 @@ class Localnet:
         r = self.running
         names = self._names()
         doc = {
-            "chain": {"endpoint": endpoint, "pid": r.chain.pid if r.chain else None},
+            "chain": {"endpoint": endpoint, "pid": r.chain.pid if r.chain else None, "node_address": self.node_address},
             "miners": [{"name": n, "uid": uids.get(self._hotkey(n)), "hotkey": self._hotkey(n),
                         "endpoint": c.address, "pid": c.pid, "flavour": FLAVOURS[i % len(FLAVOURS)].description}
                        for i, (n, c) in enumerate(zip(names["miners"], r.miners, strict=True))],
@@ -405,7 +417,7 @@ def run(settings: LocalnetSettings) -> int:
         print(f"starting {settings.miners} miners and {settings.validators} validators with model "
               f"{settings.model} (the first start loads the model in every process)...", flush=True)
         net.wait_all_ready()
-        graph = asyncio.run(stop_signal.unless_stopped(_metagraph(endpoint)))
+        graph = asyncio.run(stop_signal.unless_stopped(_metagraph(endpoint, net.node_address)))
         doc = net.describe(endpoint, {n.hotkey: n.uid for n in graph.neurons})
         net.write_state(doc)
         print_table(doc)
@@ -430,6 +442,6 @@ def run(settings: LocalnetSettings) -> int:
     return 1 if failed or not clean else 0
 
 
-async def _metagraph(endpoint: str):
-    async with ChainClient(endpoint) as client:
+async def _metagraph(endpoint: str, node_address: str | None):
+    async with ChainClient(endpoint, node_address=node_address) as client:
         return await client.metagraph()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -44,6 +45,22 @@ def service(servicer: Any, name: str) -> ServiceBinding:
         known = sorted(subnet_pb2.DESCRIPTOR.services_by_name)
         raise ValueError(f"subnet.proto defines no service {name!r} (it has {known})")
     return ServiceBinding(servicer, descriptor.full_name, getattr(subnet_pb2_grpc, f"add_{name}Servicer_to_server"))
+
+
+def tls_server_credentials(cert_path: Path, key_path: Path) -> grpc.ServerCredentials:
+    """TLS credentials from a PEM certificate chain and its private key. Raises ``OSError`` naming the file that
+    cannot be read, or when either file is not PEM (gRPC would only fail later, at bind time, without saying why)."""
+    pems = []
+    for what, path in (("certificate", cert_path), ("private key", key_path)):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise OSError(f"cannot read the TLS {what} {path}: {exc.strerror or exc}") from None
+        if b"-----BEGIN " not in data:
+            raise OSError(f"the TLS {what} {path} is not a PEM file (it has no -----BEGIN line)")
+        pems.append(data)
+    cert, key = pems
+    return grpc.ssl_server_credentials([(key, cert)])
 
 
 def _address(host: str, port: int) -> str:

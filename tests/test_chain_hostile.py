@@ -111,6 +111,31 @@ def test_queued_transactions_per_signer_and_queued_fees_are_capped(net: Net) -> 
     assert err.value.reason == "cannot_pay_fee"
 
 
+def test_a_signer_refused_in_the_last_block_may_queue_only_a_few_until_a_block_refuses_nothing(net: Net) -> None:
+    spammer, dest = net.colds[0], net.colds[1].ss58_address
+    too_much = 10**9 * TOKEN  # above any balance: admitted (the fee is payable), refused in the block
+    for _ in range(FEES.max_queued_txs_per_signer):
+        net.node.submit(signed(net, spammer, calls.Transfer(dest, too_much)))
+    net.node.produce_block()
+    assert [r.reason for r in net.node.store.txs_in(net.node.state.block)] == (
+        ["insufficient_balance"] * FEES.max_queued_txs_per_signer)
+    # Paid refusals are stored, so after one the signer gets only a couple of places per block.
+    for _ in range(FEES.max_queued_txs_after_refusal):
+        net.node.submit(signed(net, spammer, calls.Transfer(dest, too_much)))
+    with pytest.raises(TxRejected) as err:
+        net.node.submit(signed(net, spammer, calls.Transfer(dest, TOKEN)))
+    assert err.value.reason == "too_many_queued" and "refused" in str(err.value)
+    net.node.submit(signed(net, net.colds[2], calls.Transfer(dest, TOKEN)))  # others keep their full allowance
+    for _ in range(FEES.max_queued_txs_per_signer - 1):
+        net.node.submit(signed(net, net.colds[2], calls.Transfer(dest, TOKEN)))
+    net.node.produce_block()
+    net.node.submit(signed(net, spammer, calls.Transfer(dest, TOKEN)))  # still refused last block: two places
+    net.node.produce_block()  # this one refused nothing of the spammer's
+    for _ in range(FEES.max_queued_txs_per_signer):
+        net.node.submit(signed(net, spammer, calls.Transfer(dest, TOKEN)))
+    net.node.produce_block()
+
+
 # --- fees ------------------------------------------------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ async def test_life_of_a_subnet(tmp_path: Path) -> None:
     try:
         async with ChainClient(proc.endpoint) as client:
             for cold, hot in zip(keys.colds, validators + miners, strict=False):
-                await client.register(cold, hot.ss58_address)
+                await client.register(cold, hot)
             await client.add_stake(keys.colds[0], validators[0].ss58_address, 3000 * TOKEN)
             await client.add_stake(keys.colds[1], validators[1].ss58_address, 1000 * TOKEN)
             # Delegation: another coldkey stakes to validator 0's hotkey.
@@ -183,7 +183,7 @@ async def test_corrupt_data_dir_is_refused_with_a_clear_error(tmp_path: Path) ->
     try:
         async with ChainClient(proc.endpoint) as client:
             for cold in keys.colds[:3]:
-                await client.register(cold, Keypair.generate().ss58_address)
+                await client.register(cold, Keypair.generate())
             await client.transfer(keys.colds[3], keys.colds[4].ss58_address, TOKEN)
             await wait_for_block(client, 12)
     finally:

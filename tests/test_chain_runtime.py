@@ -31,6 +31,7 @@ from subnet.chain.node import (
     verify_header_chain,
 )
 from subnet.chain.params import Hyperparameters
+from subnet.chain.registration import sign_registration
 from subnet.chain.runtime import TxRejected, begin_block
 from subnet.chain.state import state_root
 from subnet.chain.store import Header, StoreError
@@ -49,6 +50,14 @@ class Net:
         self.genesis = Genesis(self.owner_cold.ss58_address, self.owner_hot.ss58_address, hyper, accounts)
         self.data_dir = data_dir
         self.node = ChainNode.open(data_dir, self.genesis)
+        self.hotkeys: dict[str, Keypair] = {}  # every hotkey a register_call was made for, by address
+
+    def register_call(self, cold: Keypair, hot: Keypair, valid_for_blocks: int = 10) -> calls.Register:
+        """Register ``hot`` under ``cold``, with the hotkey's proof for this chain valid ``valid_for_blocks``."""
+        self.hotkeys[hot.ss58_address] = hot
+        valid_until = self.node.state.block + valid_for_blocks
+        proof = sign_registration(hot, self.genesis.hash, cold.ss58_address, valid_until)
+        return calls.Register(hot.ss58_address, proof, valid_until)
 
     def send(self, signer: Keypair, call: calls.Call, valid_for_blocks: int = 10) -> TxOutcome:
         """Submit, produce the block, return the outcome (raises TxRejected if refused before queueing)."""
@@ -104,7 +113,7 @@ def _setup_subnet(net: Net) -> tuple[list[Keypair], list[Keypair]]:
     validators = [Keypair.generate() for _ in range(2)]
     miners = [Keypair.generate() for _ in range(2)]
     for cold, hot in zip(net.colds, validators + miners, strict=True):
-        net.ok(cold, calls.Register(hot.ss58_address))
+        net.ok(cold, net.register_call(cold, hot))
     net.ok(net.colds[0], calls.AddStake(validators[0].ss58_address, 300 * TOKEN))
     net.ok(net.colds[1], calls.AddStake(validators[1].ss58_address, 100 * TOKEN))
     for i, miner in enumerate(miners):
@@ -121,7 +130,7 @@ def test_registration_burns_and_raises_price(net: Net) -> None:
         issuance_before, recycled_before = ledger.issuance, ledger.recycled
         balance_before = ledger.balance(net.colds[0].ss58_address)
         hot = Keypair.generate()
-        net.ok(net.colds[0], calls.Register(hot.ss58_address))
+        net.ok(net.colds[0], net.register_call(net.colds[0], hot))
         state = net.node.state
         assert state.neurons[1 + i].hotkey == hot.ss58_address
         assert state.neurons[1 + i].coldkey == net.colds[0].ss58_address
@@ -134,7 +143,7 @@ def test_registration_burns_and_raises_price(net: Net) -> None:
         price = min(FAST.burn_max, max(FAST.burn_min, paid * 1_260_000 // 1_000_000))
         assert FAST.burn_increase_ppm == 1_260_000 and state.burn == price
     assert net.node.state.burn / FAST.burn_initial == pytest.approx((1.26 * num / den) ** 3, rel=1e-6)
-    assert net.refused(net.colds[1], calls.Register(hot.ss58_address)) == "already_registered"
+    assert net.refused(net.colds[1], net.register_call(net.colds[1], hot)) == "already_registered"
 
 
 def test_refusals_have_reasons(net: Net) -> None:
@@ -177,20 +186,21 @@ class Refusal:
     valid_for_blocks: int = 10
 
 
-def _poor_coldkey(net: Net) -> Keypair:
+def _poor_registration(net: Net) -> tuple[Keypair, calls.Call]:
     poor = Keypair.generate()
     net.ok(net.colds[0], calls.Transfer(poor.ss58_address, net.node.state.burn // 2))
-    return poor
+    return poor, net.register_call(poor, Keypair.generate())
 
 
 def _pruned_hotkey(net: Net) -> tuple[Keypair, calls.Call]:
     """Replace a neuron (the subnet is full), then try to register its old hotkey from another coldkey."""
     before = {n.hotkey for n in net.node.state.neurons}
-    net.ok(net.colds[0], calls.Register(Keypair.generate().ss58_address))
+    net.ok(net.colds[0], net.register_call(net.colds[0], Keypair.generate()))
     (gone,) = before - {n.hotkey for n in net.node.state.neurons}
     owner = net.node.state.ledger.hotkey_owner[gone]
     signer = next(k for k in net.colds if k.ss58_address != owner)
-    return signer, calls.Register(gone)
+    # Even the hotkey's own consent cannot move it to another coldkey.
+    return signer, net.register_call(signer, net.hotkeys[gone])
 
 
 def _ten_commits(net: Net, v: Keypair) -> tuple[Keypair, calls.Call]:
@@ -213,8 +223,7 @@ REFUSALS = {
         net.colds[0], calls.AddStake(Keypair.generate().ss58_address, TOKEN))),
     "add_stake overdraft": Refusal("insufficient_balance", lambda net, v, m: (
         net.colds[0], calls.AddStake(v[0].ss58_address, 10**6 * TOKEN))),
-    "register insufficient balance": Refusal("insufficient_balance", lambda net, v, m: (
-        _poor_coldkey(net), calls.Register(Keypair.generate().ss58_address))),
+    "register insufficient balance": Refusal("insufficient_balance", lambda net, v, m: _poor_registration(net)),
     "register hotkey owned elsewhere": Refusal("hotkey_owned_elsewhere", lambda net, v, m: _pruned_hotkey(net),
                                                hyper={"max_uids": 5}),
     "serve model hash not hex": Refusal("invalid_model", lambda net, v, m: (
@@ -400,7 +409,7 @@ def test_pruning_replaces_lowest_emission_non_immune(net: Net) -> None:
     # Fill the subnet with newcomers: they earned nothing yet (the lowest emission of all) but are immune.
     extra = [Keypair.generate() for _ in range(3)]
     for hot in extra:
-        net.ok(net.colds[3], calls.Register(hot.ss58_address))
+        net.ok(net.colds[3], net.register_call(net.colds[3], hot))
     state = net.node.state
     assert len(state.neurons) == FAST.max_uids and state.block + 1 < state.last_epoch_block + FAST.tempo
     next_block = state.block + 1
@@ -411,7 +420,7 @@ def test_pruning_replaces_lowest_emission_non_immune(net: Net) -> None:
     old_hotkeys = {n.uid: n.hotkey for n in state.neurons}
 
     newcomer = Keypair.generate()
-    net.ok(net.colds[2], calls.Register(newcomer.ss58_address))
+    net.ok(net.colds[2], net.register_call(net.colds[2], newcomer))
     state = net.node.state
     assert state.uid_of(newcomer.ss58_address) == victim
     assert state.uid_of(miners[1].ss58_address) is None
@@ -428,8 +437,8 @@ def test_pruning_replaces_lowest_emission_non_immune(net: Net) -> None:
 def test_subnet_full_of_immune_neurons_refuses(tmp_path: Path) -> None:
     net = Net(tmp_path / "c", FAST.replace(max_uids=2, immunity_period=1000))
     try:
-        net.ok(net.colds[0], calls.Register(Keypair.generate().ss58_address))
-        assert net.refused(net.colds[1], calls.Register(Keypair.generate().ss58_address)) == "subnet_full"
+        net.ok(net.colds[0], net.register_call(net.colds[0], Keypair.generate()))
+        assert net.refused(net.colds[1], net.register_call(net.colds[1], Keypair.generate())) == "subnet_full"
     finally:
         net.node.close()
 

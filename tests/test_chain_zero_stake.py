@@ -22,7 +22,7 @@ def test_a_validator_that_removes_all_its_stake_counts_for_nothing_at_the_next_e
     validators = [Keypair.generate() for _ in range(2)]
     miners = [Keypair.generate() for _ in range(2)]
     for cold, hot in zip(net.colds, validators + miners, strict=True):
-        net.ok(cold, calls.Register(hot.ss58_address))
+        net.ok(cold, net.register_call(cold, hot))
     net.ok(net.colds[0], calls.AddStake(validators[0].ss58_address, 300 * TOKEN))
     net.ok(net.colds[1], calls.AddStake(validators[1].ss58_address, 100 * TOKEN))
     for i, miner in enumerate(miners):

@@ -52,7 +52,10 @@ def test_cli_life_cycle(tmp_path: Path) -> None:
         removed = json.loads(run_cli("stake", "remove", "--amount", "2.5", "--json", *who, env=env).stdout)
         assert removed["ok"] and removed["block"] > 0
         after = json.loads(run_cli("balance", "--json", *who, env=env).stdout)
-        assert after["free"] == balance["free"] + 2_500_000_000
+        # Every transaction pays a fee from the free balance; fees are recycled, so the recycled total shows it.
+        fee = json.loads(run_cli("chain", "status", "--json", env=env).stdout)["recycled"] - status["recycled"]
+        assert 0 < fee < TOKEN // 1000
+        assert after["free"] == balance["free"] + 2_500_000_000 - fee
         [stake] = after["stakes"]  # what is left, plus the epochs' payouts (the only validator earns them all)
         assert stake["hotkey"] == alice.hotkey_info().ss58_address and stake["amount"] >= 10 * TOKEN
         # A transfer, with the endpoint given on the command line instead of the environment.
@@ -62,7 +65,10 @@ def test_cli_life_cycle(tmp_path: Path) -> None:
         assert "sent 3 to " + owner_cold.ss58_address in sent
         received = json.loads(run_cli("balance", "--json", "--address", owner_cold.ss58_address, env=env).stdout)
         assert received["free"] == 3 * TOKEN
-        assert json.loads(run_cli("balance", "--json", *who, env=env).stdout)["free"] == after["free"] - 3 * TOKEN
+        fees = json.loads(run_cli("chain", "status", "--json", env=env).stdout)["recycled"] - status["recycled"]
+        assert fees > fee  # the transfer's own fee
+        assert json.loads(run_cli("balance", "--json", *who, env=env).stdout)["free"] == (
+            after["free"] - 3 * TOKEN - (fees - fee))
         # Refusals are one clear line and exit code 1, never a traceback.
         refused = run_cli("transfer", "--dest", owner_cold.ss58_address, "--amount", "1000000", *who, env=env,
                           check=False)

@@ -81,7 +81,7 @@ async def test_demo_chats_through_the_best_live_miner(tmp_path: Path) -> None:
                 ChainClient(chain.endpoint) as client:
             # uid 1's endpoint is dead, uid 2 never says a word, uid 3 answers. Equal incentive: lower uid first.
             for cold, hot in ((keys.colds[0], dead), (keys.colds[1], silent_key), (keys.colds[2], alive)):
-                await client.register(cold, hot.ss58_address)
+                await client.register(cold, hot)
             await client.serve(dead, f"127.0.0.1:{free_port()}", "echo", "0" * 64)
             await client.serve(silent_key, f"127.0.0.1:{silent_port}", "echo", "0" * 64)
             await client.serve(alive, f"127.0.0.1:{port}", "echo", "0" * 64)

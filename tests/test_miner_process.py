@@ -38,7 +38,7 @@ async def subnet(tmp_path: Path):
     validator, unstaked = Keypair.generate(), Keypair.generate()
     async with ChainClient(chain.endpoint) as client:
         for cold, hot in zip(keys.colds, (miner_hot, validator, unstaked), strict=False):
-            await client.register(cold, hot.ss58_address)
+            await client.register(cold, hot)
         await client.add_stake(keys.colds[1], validator.ss58_address, 100 * TOKEN)
         start = (await client.status()).epoch_index
         while (await client.status()).epoch_index < start + 1:  # the permit comes with the epoch

@@ -48,7 +48,7 @@ async def test_validator_ranks_misbehaving_miners(tmp_path: Path) -> None:
     procs: dict[str, Proc] = {}
     try:
         async with ChainClient(chain.endpoint) as client:
-            await asyncio.gather(*(client.register(keys.colds[i], hot[n].ss58_address) for i, n in enumerate(hot)))
+            await asyncio.gather(*(client.register(keys.colds[i], hot[n]) for i, n in enumerate(hot)))
             await client.add_stake(keys.colds[0], hot["validator"].ss58_address, 1000 * TOKEN)
             procs["honest"] = Proc(miner_argv("honest", "honest", chain.endpoint, wallets,
                                               ["--allowlist", hot["copycat"].ss58_address]),

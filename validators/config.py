@@ -9,6 +9,8 @@ from pathlib import Path
 @dataclass(frozen=True)
 class ValidatorSettings:
     chain_endpoint: str = "127.0.0.1:9944"
+    chain_node_address: str | None = None  # pin the chain node key (see ChainClient)
+    chain_tls_ca: Path | None = None
     wallet_name: str = "default"
     wallet_hotkey: str = "default"
     wallet_path: Path | None = None

@@ -61,7 +61,7 @@ class Network:
     async def register(self, names: list[str], stake_tokens: dict[str, int]) -> None:
         """Register every name (concurrently) and add the given stakes."""
         async with self.client(timeout_s=30) as c:
-            await asyncio.gather(*(c.register(self.cold[n], self.hot[n].ss58_address) for n in names))
+            await asyncio.gather(*(c.register(self.cold[n], self.hot[n]) for n in names))
             await asyncio.gather(*(c.add_stake(self.cold[n], self.hot[n].ss58_address, t * TOKEN)
                                    for n, t in stake_tokens.items()))
 

@@ -18,6 +18,8 @@ class Transfer:
 @dataclass(frozen=True)
 class Register:
     hotkey: str  # the coldkey signing the transaction becomes the hotkey's owner
+    hotkey_signature: bytes  # the hotkey's consent: subnet.chain.registration.sign_registration
+    proof_valid_until_block: int  # the last block that consent is good for
 
 
 @dataclass(frozen=True)

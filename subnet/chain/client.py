@@ -3,6 +3,13 @@
 Every call has a deadline. Calls that fail with UNAVAILABLE (the node restarting, a dropped connection) are
 retried with backoff for up to ``reconnect_budget_s``; a resubmitted transaction keeps its hash, so the node
 answers with the recorded outcome instead of applying it twice.
+
+Trust: pass ``node_address`` (the genesis's ``node_address``, or ``--chain.node-address``) and every call is
+signed with a throwaway key and every answer must carry that node key's signature over the call's nonce; an
+answer that does not raises ``subnet.errors.ResponseVerificationError``; it never returns. Pass
+``tls_ca`` (a PEM file) to speak TLS to a node started with ``--tls-cert``. Block subscriptions are a stream that
+never ends, so their signature could only be checked at the end: with a pinned key, each header announced by
+the subscription is fetched again with a verified ``GetHeaders`` before it is yielded.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import grpc
 import grpc.aio
 
+from subnet.auth.client_interceptor import DEFAULT_UNSIGNED_PREFIXES, signing_interceptors
 from subnet.chain import calls
 from subnet.chain.codec import build_transaction, transaction_hash
+from subnet.client import plain_channel
 from subnet.keys import Keypair
 from subnet.proto import subnet_pb2 as pb
 from subnet.proto import subnet_pb2_grpc as pb_grpc
@@ -38,12 +48,39 @@ class TransactionRefused(Exception):
         self.reason, self.message, self.block = reason, message, block
 
 
+MAX_RECEIVE_BYTES = 64 << 20  # a full metagraph with its matrices
+SUBSCRIBE_METHOD = "/subnet.v1.Chain/SubscribeBlocks"
+
+
+def tls_channel_credentials(ca_path: Path | str) -> grpc.ChannelCredentials:
+    """Credentials that trust the certificates in the PEM file ``ca_path`` (a self-signed node certificate works
+    too). Raises ``OSError`` when the file cannot be read or is not PEM."""
+    try:
+        data = Path(ca_path).read_bytes()
+    except OSError as exc:
+        raise OSError(f"cannot read the chain's TLS CA file {ca_path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise OSError(f"the chain's TLS CA file {ca_path} holds no PEM certificate")
+    return grpc.ssl_channel_credentials(root_certificates=data)
+
+
 class ChainClient:
-    def __init__(self, endpoint: str, *, timeout_s: float = 10.0, reconnect_budget_s: float = 30.0) -> None:
+    def __init__(self, endpoint: str, *, node_address: str | None = None, tls_ca: Path | str | None = None,
+                 timeout_s: float = 10.0, reconnect_budget_s: float = 30.0) -> None:
         self.endpoint = endpoint
+        self.node_address = node_address
         self.timeout_s = timeout_s
         self.reconnect_budget_s = reconnect_budget_s
-        self._channel = grpc.aio.insecure_channel(endpoint, options=[("grpc.max_receive_message_length", 64 << 20)])
+        credentials = tls_channel_credentials(tls_ca) if tls_ca is not None else None
+        interceptors = None
+        if node_address is not None:
+            # Queries need no identity, only a fresh nonce for the node to sign over: a throwaway key does.
+            # The subscription stream is left unsigned: its check could only come at the stream's end, i.e. never
+            # (``subscribe_blocks`` verifies what it yields instead).
+            interceptors = signing_interceptors(Keypair.generate(), node_address, verify_responses=True,
+                                                unsigned_prefixes=(*DEFAULT_UNSIGNED_PREFIXES, SUBSCRIBE_METHOD))
+        self._channel = plain_channel(endpoint, credentials=credentials, interceptors=interceptors,
+                                      max_receive_message_bytes=MAX_RECEIVE_BYTES)
         self._stub = pb_grpc.ChainStub(self._channel)
         self._genesis_hash: str | None = None
 
@@ -106,13 +143,19 @@ class ChainClient:
             raise
 
     async def subscribe_blocks(self, from_height: int = 0) -> AsyncIterator[pb.BlockHeader]:
-        """Yield every new header, forever; reconnects by itself after the node restarts."""
+        """Yield every new header, forever; reconnects by itself after the node restarts. With a pinned node key
+        each announced header is fetched again, verified, before it is yielded (see the module docstring)."""
         last = from_height
         while True:
             try:
                 async for header in self._stub.SubscribeBlocks(pb.SubscribeBlocksRequest(from_height=last)):
-                    last = header.height
-                    yield header
+                    if self.node_address is None:
+                        last = header.height
+                        yield header
+                        continue
+                    for verified in await self.headers(last + 1 if last else header.height, header.height):
+                        last = verified.height
+                        yield verified
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     raise
@@ -160,8 +203,19 @@ class ChainClient:
     async def transfer(self, coldkey: Keypair, dest: str, amount: int) -> pb.TxResult:
         return await self.submit(coldkey, calls.Transfer(dest, amount))
 
-    async def register(self, coldkey: Keypair, hotkey: str) -> pb.TxResult:
-        return await self.submit(coldkey, calls.Register(hotkey))
+    async def register(self, coldkey: Keypair, hotkey: Keypair) -> pb.TxResult:
+        """Register ``hotkey`` under ``coldkey``: the hotkey signs its consent (subnet.chain.registration), the
+        coldkey signs and pays the transaction."""
+        from subnet.chain.registration import sign_registration
+
+        if not isinstance(hotkey, Keypair):
+            raise TypeError("register needs the hotkey's Keypair (it signs its consent), not its address")
+        status = await self.status()
+        # Twice the transaction's lifetime: ``submit`` dates the transaction from a later status, and the proof
+        # must outlive it (the chain allows proofs up to registration.MAX_PROOF_WINDOW_BLOCKS ahead).
+        valid_until = status.block + 2 * TX_LIFETIME_BLOCKS
+        signature = sign_registration(hotkey, status.genesis_hash, coldkey.ss58_address, valid_until)
+        return await self.submit(coldkey, calls.Register(hotkey.ss58_address, signature, valid_until))
 
     async def serve(self, hotkey: Keypair, endpoint: str, model_name: str = "", model_hash: str = "",
                     tls_certificate: bytes = b"") -> pb.TxResult:
@@ -186,3 +240,20 @@ class ChainClient:
 
     async def set_hyperparameter(self, owner_coldkey: Keypair, name: str, value: int | bool) -> pb.TxResult:
         return await self.submit(owner_coldkey, calls.SetHyperparameter(name, int(value)))
+
+
+NODE_ADDRESS_ENV = "SUBNET_CHAIN_NODE_ADDRESS"
+TLS_CA_ENV = "SUBNET_CHAIN_TLS_CA"
+
+
+def add_chain_trust_flags(parser) -> None:
+    """``--chain.node-address`` and ``--chain.tls-ca``, the same for every command that talks to the chain
+    (dest ``chain_node_address`` and ``chain_tls_ca``; defaults from $SUBNET_CHAIN_NODE_ADDRESS/$SUBNET_CHAIN_TLS_CA)."""
+    import os
+
+    parser.add_argument("--chain.node-address", "--chain-node-address", dest="chain_node_address",
+                        default=os.environ.get(NODE_ADDRESS_ENV) or None, metavar="SS58",
+                        help="accept only chain answers signed by this node key (the genesis's node_address)")
+    parser.add_argument("--chain.tls-ca", "--chain-tls-ca", dest="chain_tls_ca", type=Path,
+                        default=os.environ.get(TLS_CA_ENV) or None, metavar="PEM",
+                        help="speak TLS to the chain, trusting the certificates in this PEM file")

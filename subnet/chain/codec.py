@@ -63,8 +63,9 @@ def _fill(body: pb.TxBody, call: calls.Call) -> None:
     match call:
         case calls.Transfer(dest, amount):
             body.transfer.CopyFrom(pb.Transfer(dest=dest, amount=amount))
-        case calls.Register(hotkey):
-            body.register.CopyFrom(pb.Register(hotkey=hotkey))
+        case calls.Register(hotkey, hotkey_signature, proof_valid_until_block):
+            body.register.CopyFrom(pb.Register(hotkey=hotkey, hotkey_signature=hotkey_signature,
+                                               proof_valid_until_block=proof_valid_until_block))
         case calls.Serve(endpoint, model_name, model_hash, tls_certificate):
             body.serve.CopyFrom(pb.Serve(endpoint=endpoint, model_name=model_name, model_hash=model_hash,
                                          tls_certificate=tls_certificate))
@@ -91,7 +92,8 @@ def _call_of(body: pb.TxBody) -> calls.Call:
         case "transfer":
             return calls.Transfer(body.transfer.dest, body.transfer.amount)
         case "register":
-            return calls.Register(body.register.hotkey)
+            r = body.register
+            return calls.Register(r.hotkey, r.hotkey_signature, r.proof_valid_until_block)
         case "serve":
             s = body.serve
             return calls.Serve(s.endpoint, s.model_name, s.model_hash, s.tls_certificate)

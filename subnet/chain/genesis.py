@@ -43,6 +43,9 @@ class Genesis:
     owner_hotkey: str
     hyper: Hyperparameters
     accounts: tuple[tuple[str, int], ...]  # (coldkey, units), sorted
+    # The chain node's key (SS58). When set, the node refuses to run under any other key, and clients that pin it
+    # (``--chain.node-address``) accept only query answers this key signed.
+    node_address: str | None = None
 
     @property
     def hash(self) -> str:
@@ -50,11 +53,15 @@ class Genesis:
             "owner_coldkey": self.owner_coldkey, "owner_hotkey": self.owner_hotkey,
             "hyperparameters": self.hyper.to_dict(), "accounts": [list(a) for a in self.accounts],
         }
+        if self.node_address is not None:  # absent otherwise, so genesis files without it keep their hash
+            canonical["node_address"] = self.node_address
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def to_toml(self) -> str:
-        lines = ["[subnet]", f'owner_coldkey = "{self.owner_coldkey}"', f'owner_hotkey = "{self.owner_hotkey}"',
-                 "", "[hyperparameters]"]
+        lines = ["[subnet]", f'owner_coldkey = "{self.owner_coldkey}"', f'owner_hotkey = "{self.owner_hotkey}"']
+        if self.node_address is not None:
+            lines.append(f'node_address = "{self.node_address}"')
+        lines += ["", "[hyperparameters]"]
         for name, value in self.hyper.to_dict().items():
             lines.append(f"{name} = {str(value).lower() if isinstance(value, bool) else value}")
         for address, units in self.accounts:
@@ -97,6 +104,9 @@ def parse_genesis(text: str) -> Genesis:
     for name, value in (("owner_coldkey", owner_coldkey), ("owner_hotkey", owner_hotkey)):
         if not ss58.is_valid(value):
             raise GenesisError(f"[subnet] {name} must be an SS58 address, got {value!r}")
+    node_address = subnet.get("node_address")
+    if node_address is not None and not ss58.is_valid(node_address):
+        raise GenesisError(f"[subnet] node_address must be the chain node key's SS58 address, got {node_address!r}")
     try:
         hyper = Hyperparameters.from_dict(doc.get("hyperparameters", {}))
     except (TypeError, ValueError) as exc:
@@ -119,7 +129,7 @@ def parse_genesis(text: str) -> Genesis:
                                f"{hyper.existential_deposit}: fund it with at least that much or leave it out")
     if sum(totals.values()) > SUPPLY_CAP:
         raise GenesisError("genesis balances exceed the 21,000,000 token supply cap")
-    return Genesis(owner_coldkey, owner_hotkey, hyper, tuple(sorted(totals.items())))
+    return Genesis(owner_coldkey, owner_hotkey, hyper, tuple(sorted(totals.items())), node_address)
 
 
 def load_genesis(path: str | Path) -> Genesis:

@@ -74,6 +74,7 @@ class ChainNode:
         self._root = StateHash.of(records)
         self._queue: list[SignedTx] = []
         self._queued_by_signer: dict[str, int] = {}
+        self._refused_signers: frozenset[str] = frozenset()  # signers the last block refused a transaction of
         self._queued_fees: dict[str, int] = {}  # fee payer -> fees of its queued transactions
         self._logged_failures: set[tuple[str, str]] = set()
         # hash -> the submitters waiting for it, from queueing until the block that decides it is durable
@@ -173,6 +174,10 @@ class ChainNode:
         state = self.state
         hp = state.hyper
         queued = self._queued_by_signer.get(tx.signer, 0)
+        if tx.signer in self._refused_signers and queued >= hp.max_queued_txs_after_refusal:
+            raise TxRejected("too_many_queued", f"the last block refused a transaction of this signer, so it may "
+                             f"have only {hp.max_queued_txs_after_refusal} waiting for the next block: fix the "
+                             "refused call, then retry after that block")
         if queued >= hp.max_queued_txs_per_signer:
             raise TxRejected("too_many_queued", f"this signer already has {queued} transactions waiting for a "
                              "block: wait for them to be included")
@@ -226,6 +231,7 @@ class ChainNode:
             # values before, during and after the fold (its layers are read first until they are folded). Readers
             # that iterate a large map hold ``read_lock`` (see ``stake_entries``), which the fold holds too.
             self.state, self.head, self._root, self._small_records = state, header, root, small
+            self._refused_signers = frozenset(rec.signer for rec in records_out if not rec.ok)
             with self.read_lock:
                 state.fold_layers()
         self._answer([(rec.hash, TxOutcome(rec.hash, rec.height, rec.ok, rec.reason, rec.message))

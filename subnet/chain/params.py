@@ -47,6 +47,9 @@ class Hyperparameters:
     tx_fee_per_byte: int = 100  # units per byte of the signed body (1 KiB costs about 0.0001 token more)
     existential_deposit: int = 1_000_000  # units (0.001 token): the smallest balance or stake entry that may exist
     max_queued_txs_per_signer: int = 32  # transactions one signer may have waiting for a block
+    # ...and after a block that refused one of its transactions: paid refusals are stored, so a funded spammer
+    # could otherwise store 32 of them per block. Honest senders are rarely refused and get 32 again one block later.
+    max_queued_txs_after_refusal: int = 2
 
     def __post_init__(self) -> None:
         problems = []
@@ -74,8 +77,8 @@ class Hyperparameters:
             problems.append("bonds_moving_average_ppm must be at most 1000000")
         if not self.burn_min <= self.burn_initial <= self.burn_max:
             problems.append("burn_min <= burn_initial <= burn_max must hold")
-        if self.max_queued_txs_per_signer < 1:
-            problems.append("max_queued_txs_per_signer must be at least 1")
+        if self.max_queued_txs_per_signer < 1 or self.max_queued_txs_after_refusal < 1:
+            problems.append("max_queued_txs_per_signer and max_queued_txs_after_refusal must be at least 1")
         if self.burn_half_life < 1 or self.reveal_period_epochs < 1:
             problems.append("burn_half_life and reveal_period_epochs must be at least 1")
         if problems:

@@ -17,6 +17,7 @@ from subnet.chain import calls
 from subnet.chain.commit import commit_hash
 from subnet.chain.epoch import EpochReport, run_epoch
 from subnet.chain.params import Hyperparameters
+from subnet.chain.registration import check_registration_proof
 from subnet.chain.state import ChainState, Neuron, WeightCommit
 from subnet.chain.validation import TxRejected, check_address, check_call
 
@@ -127,6 +128,12 @@ def _transfer(state: ChainState, signer: str, call: calls.Transfer) -> None:
 
 def _register(state: ChainState, signer: str, call: calls.Register) -> None:
     hotkey = _address(call.hotkey, "hotkey")
+    # The hotkey must consent to this coldkey owning it (see subnet.chain.registration): a hotkey address alone
+    # is public, and would otherwise be claimed by whichever coldkey registers it first.
+    refusal = check_registration_proof(state.genesis_hash, signer, hotkey, call.hotkey_signature,
+                                       call.proof_valid_until_block, state.block)
+    if refusal is not None:
+        raise TxRejected(*refusal)
     uid = state.uid_of(hotkey)
     if uid is not None:
         raise TxRejected("already_registered", f"hotkey {hotkey} is already registered at uid {uid}")

@@ -11,6 +11,7 @@ import re
 
 from subnet import ss58
 from subnet.chain import calls
+from subnet.keys import SIGNATURE_BYTES
 
 U16_MAX = 65_535
 MAX_ENDPOINT_CHARS = 255
@@ -19,6 +20,7 @@ MAX_TLS_CERT_BYTES = 16_384
 MAX_SALT_BYTES = 256
 MAX_HYPERPARAMETER_NAME_CHARS = 64
 INT64_MAX = (1 << 63) - 1
+U64_MAX = (1 << 64) - 1
 
 # host:port, ASCII only: a DNS name or IPv4 address, or a bracketed IPv6 address; no scheme, path or unix: socket.
 _ENDPOINT = re.compile(r"(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})",
@@ -65,8 +67,13 @@ def check_call(call: calls.Call) -> None:
         case calls.Transfer(dest, amount):
             check_address(dest, "the destination")
             _amount(amount)
-        case calls.Register():
-            check_address(call.hotkey, "the hotkey")
+        case calls.Register(hotkey, hotkey_signature, proof_valid_until_block):
+            check_address(hotkey, "the hotkey")
+            if not isinstance(hotkey_signature, bytes) or len(hotkey_signature) != SIGNATURE_BYTES:
+                raise TxRejected("invalid_proof", f"the hotkey proof is a {SIGNATURE_BYTES}-byte ed25519 signature "
+                                 "(subnet.chain.registration.sign_registration)")
+            if not 0 <= proof_valid_until_block <= U64_MAX:
+                raise TxRejected("invalid_proof", "proof_valid_until_block must be a u64 block height")
         case calls.AddStake(hotkey, amount) | calls.RemoveStake(hotkey, amount):
             check_address(hotkey, "the hotkey")
             _amount(amount)

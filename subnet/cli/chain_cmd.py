@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from consensus.emission import UNITS_PER_TOKEN
-from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
+from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused, add_chain_trust_flags
 from subnet.chain.commit import commit_hash
 from subnet.chain.genesis import tokens_to_units
 from subnet.cli.common import (
@@ -58,11 +58,13 @@ def _add_endpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain.endpoint", "--chain-endpoint", "--chain_endpoint", dest="chain_endpoint",
                    default=os.environ.get(ENDPOINT_ENV, "127.0.0.1:9944"), metavar="HOST:PORT",
                    help=f"the chain node (default: ${ENDPOINT_ENV} or 127.0.0.1:9944)")
+    add_chain_trust_flags(p)
 
 
 def _run(args: argparse.Namespace, work: Callable[[ChainClient], Awaitable[int]]) -> int:
     async def go() -> int:
-        async with ChainClient(args.chain_endpoint, reconnect_budget_s=5) as client:
+        async with ChainClient(args.chain_endpoint, node_address=args.chain_node_address,
+                               tls_ca=args.chain_tls_ca, reconnect_budget_s=5) as client:
             return await work(client)
 
     try:
@@ -145,8 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    wallet = wallet_from_args(args)
-    hotkey = wallet.hotkey_info().ss58_address
+    hotkey = _hotkey(args)  # the hotkey signs its consent to belong to this coldkey
     coldkey = _coldkey(args)
     return _run(args, lambda c: _then(c.register(coldkey, hotkey), lambda r: _report(args, "registered", r)))
 

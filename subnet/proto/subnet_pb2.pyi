@@ -161,10 +161,14 @@ class Transfer(_message.Message):
     def __init__(self, dest: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ("hotkey",)
+    __slots__ = ("hotkey", "hotkey_signature", "proof_valid_until_block")
     HOTKEY_FIELD_NUMBER: _ClassVar[int]
+    HOTKEY_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_VALID_UNTIL_BLOCK_FIELD_NUMBER: _ClassVar[int]
     hotkey: str
-    def __init__(self, hotkey: _Optional[str] = ...) -> None: ...
+    hotkey_signature: bytes
+    proof_valid_until_block: int
+    def __init__(self, hotkey: _Optional[str] = ..., hotkey_signature: _Optional[bytes] = ..., proof_valid_until_block: _Optional[int] = ...) -> None: ...
 
 class Serve(_message.Message):
     __slots__ = ("endpoint", "model_name", "model_hash", "tls_certificate")
