@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from subnet import Axon, Keypair, Metagraph, MinerClient, ResponseVerificationError
 from subnet.proto import subnet_pb2 as pb
@@ -49,7 +50,8 @@ async def stream_answer(candidates: Sequence[Axon], gateway: Keypair, messages: 
 
     A candidate fails when its first chunk takes longer than ``first_token_timeout_s``, a later chunk longer than
     ``idle_timeout_s``, the whole call longer than ``total_timeout_s`` (the gRPC deadline), the stream ends
-    without a final answer, or the response signature does not verify. The final ``Answer`` (``done=True``) is
+    without a final answer, a message of the stream does not decode (signed or not, bytes that are not a
+    ``GenerateChunk``), or the response signature does not verify. The final ``Answer`` (``done=True``) is
     yielded only after the stream has ended and its signature checked out."""
     request = pb.GenerateRequest(messages=[pb.ChatMessage(role=m["role"], content=m["content"]) for m in messages],
                                  max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.95,
@@ -86,8 +88,10 @@ async def stream_answer(candidates: Sequence[Axon], gateway: Keypair, messages: 
                 yield Answer(final.text, axon.uid, axon.hotkey, True, final.ttft_s, final.tokens_per_s, tuple(tried))
                 return
             errors.append(f"uid {axon.uid}: the stream ended without a final answer")
-        except (grpc.aio.AioRpcError, ResponseVerificationError, TimeoutError, OSError) as exc:
+        except (grpc.RpcError, ResponseVerificationError, TimeoutError, OSError) as exc:
             detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
             errors.append(f"uid {axon.uid}: {detail}")
+        except (DecodeError, ValueError) as exc:  # a chunk that is not a GenerateChunk (ValueError: UTF-8 etc.)
+            errors.append(f"uid {axon.uid}: undecodable stream ({exc})")
         tried.append(axon.uid)
     raise NoMinerAvailable("no miner answered: " + ("; ".join(errors) or "no miner is serving yet"))

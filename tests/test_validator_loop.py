@@ -72,7 +72,8 @@ class FakeReference:
     def answer(self, messages, max_new_tokens: int) -> str:
         return words("ref")
 
-    def verify(self, messages, text, token_ids, logprobs, *, greedy: bool, miner_dtype: str) -> Verdict:
+    def verify(self, messages, text, token_ids, logprobs, *, greedy: bool, miner_dtype: str,
+               max_tokens: int | None = None) -> Verdict:
         self.checked.append((text, tuple(token_ids)))
         return Verdict(bool(token_ids), "checked" if token_ids else "no tokens")
 
@@ -169,6 +170,34 @@ async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeyp
     assert (words("ref"), ()) in validator.reference.checked
     assert validator.state.penalised(3, report.step + 1)
     assert report.rewards[1] > 0
+
+
+async def test_a_spot_check_that_cannot_run_costs_that_query_only(tmp_path: Path, monkeypatch) -> None:
+    """The reference raising on one miner's answer (e.g. torch refusing its tokens) scores that query 0, as a
+    failed call would; it is not a lie, and the step goes on for everyone."""
+    me = Keypair.generate()
+    validator, _ = make_validator(tmp_path, [me.ss58_address, "hk1", "hk2"], me, n_exact=0, n_open=1,
+                                  probes_per_step=0, verify_fraction=1.0)
+    reference = validator.reference
+    verify = reference.verify
+
+    def breaks_on_uid_2(messages, text, token_ids, logprobs, **kwargs) -> Verdict:
+        if token_ids == (9, 9, 9):
+            raise RuntimeError("index out of range in self")
+        return verify(messages, text, token_ids, logprobs, **kwargs)
+
+    reference.verify = breaks_on_uid_2
+
+    async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
+        tokens = (9, 9, 9) if q.uid == 2 else (1, 2, 3)
+        return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=3), tokens, (-0.1,) * 3)
+
+    monkeypatch.setattr(loop_module, "run_query", fake_run_query)
+    report = await validator.step()
+    await validator.close()
+    assert report.rewards[1] > 0 and report.rewards[2] == 0.0
+    assert report.caught_lying == () and not validator.state.penalised(2, report.step + 1)
+    assert report.failures == {loop_module.UNVERIFIABLE: 1}
 
 
 async def test_a_reregistered_uid_weighs_zero_before_the_next_step(tmp_path: Path, monkeypatch) -> None:

@@ -1,8 +1,10 @@
 """One validator: each step, challenge the serving miners, score their answers, spot-check them, and update
 the persistent scores; when due, put the scores on chain.
 
-``Validator.step`` never raises for anything a miner does: failed calls score 0. It raises only for problems of
-the validator itself (the chain unreachable), which the scheduler logs before the next step.
+``Validator.step`` never raises for anything a miner does: a call that fails, a reply that does not decode, an
+answer that cannot be scored or spot-checked each score 0 for that query only (the reason is logged at debug
+level and counted in ``StepReport.failures``), and the step goes on for the other miners. It raises only for
+problems of the validator itself (the chain unreachable), which the scheduler logs before the next step.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import logging
 import os
 import random
 import time
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from subnet.chain.client import ChainClient
@@ -25,8 +27,8 @@ from validators.config import ValidatorSettings
 from validators.copying import apply_copy_penalty, link_groups, normalise_for_copy
 from validators.querying import MinerClients, Outcome, Query, run_query
 from validators.reference import ReferenceModel
-from validators.rewards import RewardSettings, score_challenge, step_rewards
-from validators.setter import WeightSetter
+from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
+from validators.setter import OUTDATED, WeightSetter
 from validators.similarity import Embedder
 from validators.state import (
     ScoreSettings,
@@ -42,6 +44,11 @@ from validators.state import (
 
 log = logging.getLogger(__name__)
 MIN_COPY_WORDS = 12
+UNSCORABLE = "unscorable reply"
+UNVERIFIABLE = "unverifiable reply"
+# What teacher forcing a miner's reply can raise on input that passed verify's own checks (torch reports bad
+# shapes and exhausted memory as RuntimeError, bad indices as IndexError; tokenizers raise the others).
+VERIFY_ERRORS = (ValueError, TypeError, IndexError, OverflowError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class StepReport:
     rewards: Mapping[int, float]
     caught_lying: tuple[int, ...]
     copy_groups: tuple[tuple[int, ...], ...]
+    failures: Mapping[str, int] = field(default_factory=dict)  # failed queries of the step, by reason
 
 
 class Validator:
@@ -65,7 +73,8 @@ class Validator:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_path = self.state_dir / "scores.json"
         self.state: ScoreState = load_state(self.state_path)
-        self.chain = ChainClient(settings.chain_endpoint, timeout_s=10, reconnect_budget_s=20)
+        self.chain = ChainClient(settings.chain_endpoint, node_address=settings.chain_node_address,
+                                 tls_ca=settings.chain_tls_ca, timeout_s=10, reconnect_budget_s=20)
         self.clients = MinerClients(hotkey, settings.timeout_s)
         self.setter = WeightSetter(self.chain, hotkey, self.state_dir, settings.version_key)
         self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
@@ -75,6 +84,7 @@ class Validator:
         self.copy_links: dict[tuple[tuple[int, str], tuple[int, str]], int] = {}
         self.last_report: StepReport | None = None
         self.overruns = 0  # steps that took longer than their budget
+        self.failures: Counter[str] = Counter()  # failed queries since the start, by reason
 
     @property
     def step_budget_s(self) -> float:
@@ -111,23 +121,27 @@ class Validator:
         references = asyncio.gather(*(asyncio.to_thread(self.reference.answer, ch.messages, ch.max_new_tokens)
                                       for ch in challenges if ch.kind == "open")) if self.reference else None
         semaphore = asyncio.Semaphore(s.max_concurrent_queries)
-        outcomes = await asyncio.gather(*(run_query(self.clients, q, semaphore, s.timeout_s) for q in queries))
+        outcomes = await asyncio.gather(*(self._query(q, semaphore) for q in queries))
         reference_texts = iter(await references) if references is not None else iter(())
         refs = {ch.id: next(reference_texts) for ch in challenges if ch.kind == "open"}
+        failures = Counter(o.response.error for o in outcomes if o.response.error is not None)
 
         scored = [o for o in outcomes if o.query.probe_of is None]
+        # Spot checks first: an answer the check could not process scores 0, as a failed call would.
+        liars, unverifiable = await self._spot_check(rng, graph, scored, failures)
+        scored = [replace(o, response=Response.failed(UNVERIFIABLE)) if id(o) in unverifiable else o for o in scored]
         per_challenge = []
         for ch in challenges:
             responses = {o.query.uid: o.response for o in scored if o.query.challenge.id == ch.id}
             kwargs = {"reference": refs[ch.id], "similarity": self.embedder.similarity} if ch.kind == "open" else {}
             per_challenge.append(score_challenge(ch, responses, deadline_s=s.timeout_s,
-                                                 settings=self.reward_settings, **kwargs))
+                                                 settings=self.reward_settings,
+                                                 on_error=self._unscorable(ch, failures), **kwargs))
         uids = [a.uid for a in miners]
         rewards = step_rewards(per_challenge, uids)
         groups = self._copy_groups(step, outcomes, hotkeys)
         rewards = apply_copy_penalty(rewards, groups)
 
-        liars = await self._spot_check(rng, graph, scored)
         state = self.state
         for uid in liars:
             state = penalise(state, uid, graph.hotkeys[uid], from_step=step, duration_steps=s.lie_penalty_steps)
@@ -139,12 +153,31 @@ class Validator:
         if duration > self.step_budget_s:
             self.overruns += 1
             log.warning("step %d took %.1fs, over its budget of %.1fs", step, duration, self.step_budget_s)
-        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(groups))
+        self.failures.update(failures)
+        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(groups), dict(failures))
         self.last_report = report
-        log.info("step %d: %d miners in %.1fs; rewards %s%s%s", step, len(uids), duration,
+        log.info("step %d: %d miners in %.1fs; rewards %s%s%s%s", step, len(uids), duration,
                  {u: round(r, 3) for u, r in sorted(rewards.items())},
-                 f"; caught lying: {list(liars)}" if liars else "", f"; copies: {groups}" if groups else "")
+                 f"; caught lying: {list(liars)}" if liars else "", f"; copies: {groups}" if groups else "",
+                 f"; failed queries: {dict(sorted(failures.items()))}" if failures else "")
         return report
+
+    async def _query(self, query: Query, semaphore: asyncio.Semaphore) -> Outcome:
+        """``run_query``, which turns every failure a miner can cause into a failed ``Outcome``; should a reply
+        still trigger an exception (a bug of ours), it costs that query only, never the other miners' step."""
+        try:
+            return await run_query(self.clients, query, semaphore, self.settings.timeout_s)
+        except Exception:
+            log.exception("query to uid %d (%s) failed unexpectedly; it scores 0", query.uid, query.endpoint)
+            return Outcome(query, Response.failed("internal error"))
+
+    @staticmethod
+    def _unscorable(challenge: Challenge, failures: Counter[str]) -> Callable[[int, str], None]:
+        def note(uid: int, detail: str) -> None:
+            log.debug("uid %d: its answer to %s cannot be scored, it scores 0 (%s)", uid, challenge.id, detail)
+            failures[UNSCORABLE] += 1
+
+        return note
 
     def _probes(self, rng: random.Random, miners: list[Axon], challenges: list[Challenge]) -> list[Query]:
         """Repeat some miners' exact open requests (same seed) to another miner, unscored, for copy detection.
@@ -186,10 +219,17 @@ class Validator:
                            if until >= step and hotkeys.get(a[0]) == a[1] and hotkeys.get(b[0]) == b[1]}
         return link_groups((a[0], b[0]) for a, b in self.copy_links)
 
-    async def _spot_check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome]) -> list[int]:
-        """Teacher-force a share of the answers of miners that committed to our reference model."""
+    async def _spot_check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome],
+                          failures: Counter[str]) -> tuple[list[int], set[int]]:
+        """Teacher-force a share of the answers of miners that committed to our reference model.
+
+        Returns the uids caught lying, and the ``id()`` of the outcomes whose check could not run (they score 0
+        as failed queries). An answer with more tokens than its request allows (``max_new_tokens`` plus an end
+        token) is a lie, caught without running the model; no check teacher-forces more tokens than that.
+        """
+        unverifiable: set[int] = set()
         if self.reference is None:
-            return []
+            return [], unverifiable
         ours = self.reference.weights_sha256
         caught: dict[int, str] = {}
         by_uid: dict[int, list[Outcome]] = defaultdict(list)
@@ -204,17 +244,28 @@ class Validator:
                 if o.model_hash and o.model_hash != committed:
                     caught[uid] = "its answer names another model than its commitment"
                     break
+                asked = o.query.challenge.max_new_tokens
+                if len(o.token_ids) > asked + 1:
+                    caught[uid] = f"{len(o.token_ids)} tokens in an answer to a request for at most {asked}"
+                    break
                 if rng.random() >= self.settings.verify_fraction:
                     continue
-                verdict = await asyncio.to_thread(self.reference.verify, o.query.challenge.messages, o.response.text,
-                                                  o.token_ids, o.logprobs, greedy=o.query.challenge.temperature == 0,
-                                                  miner_dtype=o.model_dtype)
+                try:
+                    verdict = await asyncio.to_thread(
+                        self.reference.verify, o.query.challenge.messages, o.response.text, o.token_ids, o.logprobs,
+                        greedy=o.query.challenge.temperature == 0, miner_dtype=o.model_dtype, max_tokens=asked + 1)
+                except VERIFY_ERRORS as exc:
+                    log.debug("uid %d: its answer to %s cannot be spot-checked, it scores 0 (%s: %s)", uid,
+                              o.query.challenge.id, type(exc).__name__, exc)
+                    failures[UNVERIFIABLE] += 1
+                    unverifiable.add(id(o))
+                    continue
                 if not verdict.ok:
                     caught[uid] = verdict.reason
                     break
         for uid, reason in caught.items():
             log.warning("uid %d caught lying: %s", uid, reason)
-        return sorted(caught)
+        return sorted(caught), unverifiable
 
     # --- weights --------------------------------------------------------------------------------------
 
@@ -226,6 +277,7 @@ class Validator:
         state = sync_hotkeys(self.state, hotkeys)
         weights = weights_from_scores(scores_vector(state, graph.n, step=state.step + 1))
         result = await self.setter.maybe_set(graph, weights)
-        if result not in ("not due", "no scores yet"):
+        # An outdated version key is logged by the setter, as an error, once.
+        if result not in ("not due", "no scores yet") and not result.startswith(OUTDATED):
             log.info("weights: %s", result)
         return result

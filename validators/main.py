@@ -22,6 +22,7 @@ from pathlib import Path
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from subnet.chain.client import add_chain_trust_flags
 from subnet.errors import SubnetError
 from subnet.wallet import Wallet, default_wallet_root
 from validators.config import ValidatorSettings
@@ -40,6 +41,7 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     p.add_argument("--wallet.path", "--wallet-path", dest="wallet_path", type=Path, default=None)
     p.add_argument("--chain.endpoint", "--chain-endpoint", dest="chain_endpoint",
                    default=os.environ.get("SUBNET_CHAIN_ENDPOINT", d.chain_endpoint))
+    add_chain_trust_flags(p)
     p.add_argument("--sample-size", type=int, default=d.sample_size, help="miners per step (0 = all)")
     p.add_argument("--timeout-s", type=float, default=d.timeout_s, help="deadline of one query")
     p.add_argument("--step-interval-s", type=float, default=d.step_interval_s)
@@ -61,7 +63,7 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its own lines are noise; skips are logged below
     reference = None if a.reference_model in (None, "", "none") else a.reference_model
     return ValidatorSettings(
-        chain_endpoint=a.chain_endpoint, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
+        chain_endpoint=a.chain_endpoint, chain_node_address=a.chain_node_address, chain_tls_ca=a.chain_tls_ca, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
         wallet_path=a.wallet_path, state_dir=a.state_dir, reference_model=reference, device=a.device,
         sample_size=a.sample_size, timeout_s=a.timeout_s, step_interval_s=a.step_interval_s,
         weights_check_interval_s=a.weights_check_interval_s, n_exact=a.n_exact, n_open=a.n_open,

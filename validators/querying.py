@@ -2,17 +2,22 @@
 
 A failed call is an expected outcome, not an exception: it becomes a ``Response.failed`` with a short reason
 (timeout, refused, unavailable, unsigned...). The response's signature is verified by the client before the
-answer is used.
+answer is used. Whatever a miner sends back, ``run_query`` returns an ``Outcome``: a correctly signed reply that
+is not a valid ``GenerateResponse`` (corrupt wire format, invalid UTF-8 in a string field) fails as
+"undecodable reply", for that miner only. The reasons are short fixed phrases (they are counted per step);
+the details go to the debug log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from subnet.client import MinerClient
 from subnet.errors import ResponseVerificationError
@@ -21,6 +26,8 @@ from subnet.proto import subnet_pb2 as pb
 from validators.challenges import Challenge
 from validators.rewards import Response
 
+log = logging.getLogger(__name__)
+UNDECODABLE = "undecodable reply"
 
 @dataclass(frozen=True)
 class Query:
@@ -83,11 +90,23 @@ async def run_query(clients: MinerClients, query: Query, semaphore: asyncio.Sema
             reply = await client.generate(request_of(query), timeout_s=timeout_s)
         except grpc.aio.AioRpcError as exc:
             reason = "timeout" if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else exc.code().name.lower()
-            return Outcome(query, Response.failed(reason))
-        except ResponseVerificationError:
-            return Outcome(query, Response.failed("bad response signature"))
+            return _failed(query, reason, f"{exc.code().name}: {exc.details()}")
+        except ResponseVerificationError as exc:
+            return _failed(query, "bad response signature", exc)
+        except (DecodeError, UnicodeDecodeError) as exc:
+            # Signed (the signature is checked before parsing), but not a GenerateResponse.
+            return _failed(query, UNDECODABLE, exc)
+        except grpc.RpcError as exc:  # other gRPC failures than a status from the call (e.g. a usage error)
+            return _failed(query, "rpc error", exc)
         except (OSError, ValueError) as exc:
-            return Outcome(query, Response.failed(f"error: {exc}"))
+            return _failed(query, "client error", exc)
         latency_s = time.monotonic() - started
     return Outcome(query, Response(text=reply.text, latency_s=latency_s, n_tokens=len(reply.token_ids)),
                    tuple(reply.token_ids), tuple(reply.logprobs), reply.model.weights_sha256, reply.model.dtype)
+
+
+def _failed(query: Query, reason: str, detail: object) -> Outcome:
+    if isinstance(detail, BaseException):
+        detail = f"{type(detail).__name__}: {detail}"
+    log.debug("query to uid %d (%s) failed: %s (%s)", query.uid, query.endpoint, reason, detail)
+    return Outcome(query, Response.failed(reason))

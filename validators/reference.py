@@ -44,6 +44,7 @@ HALF_PRECISION = Tolerances(logprob_nats=0.5, tie_nats=0.5, max_bad_fraction=0.1
 class Verdict:
     ok: bool
     reason: str
+    positions: int = 0  # completion tokens the check teacher-forced (0 when it ran no model)
 
 
 def _comparable(text: str) -> str:
@@ -97,10 +98,12 @@ class ReferenceModel:
         return self.tolerances if miner_dtype == "float32" else HALF_PRECISION
 
     def verify(self, messages: Sequence[Mapping[str, str]], text: str, token_ids: Sequence[int],
-               logprobs: Sequence[float], *, greedy: bool, miner_dtype: str) -> Verdict:
+               logprobs: Sequence[float], *, greedy: bool, miner_dtype: str, max_tokens: int | None = None) -> Verdict:
         """Check a miner's answer ``text`` and its reported tokens and log-probs (blocking).
 
-        Fails when: the text is not what the tokens decode to (special tokens skipped, outer whitespace
+        Fails without running the model when the answer has more than ``max_tokens`` tokens (pass the request's
+        ``max_new_tokens`` plus one end token): no honest miner returns more, and teacher forcing costs memory
+        per token, so a check never teacher-forces more than that. Otherwise it fails when: the text is not what the tokens decode to (special tokens skipped, outer whitespace
         ignored), so a miner cannot be paid for text its tokens do not carry; a non-empty answer comes without
         tokens, or with a log-prob count other than its token count; a token is outside the vocabulary; or, in
         one teacher-forced forward pass, a reported log-prob is off by more than ``tolerances.logprob_nats``, or
@@ -108,6 +111,8 @@ class ReferenceModel:
         ``tolerances.max_bad_fraction`` of the checks (none at all when both sides compute in float32; see
         ``tolerances_for``).
         """
+        if max_tokens is not None and len(token_ids) > max_tokens:
+            return Verdict(False, f"{len(token_ids)} tokens for a request of at most {max_tokens}")
         if not token_ids:
             if _comparable(text):
                 return Verdict(False, "an answer without its tokens and log-probs")
@@ -128,7 +133,8 @@ class ReferenceModel:
             # forced.gaps[i]: nats between the argmax and the chosen token at position i.
             checks += [gap > tol.tie_nats for gap in forced.gaps]
         bad = sum(checks)
+        positions = len(forced.logprobs)
         if bad > tol.max_bad_fraction * len(checks):
             return Verdict(False, f"{bad} of {len(checks)} checks failed: the answer does not come from the "
-                                  "committed model")
-        return Verdict(True, "consistent with the committed model")
+                                  "committed model", positions)
+        return Verdict(True, "consistent with the committed model", positions)

@@ -2,8 +2,9 @@
 
 The rules, in order of precedence:
 
-1. A failed call (timeout, transport or verification error), an empty answer, an answer longer than allowed
-   (more characters than ``max_answer_chars`` or more tokens than the challenge asked for) scores 0.
+1. A failed call (timeout, transport, decoding or verification error), an empty answer, an answer longer than
+   allowed (more characters than ``max_answer_chars`` or more tokens than the challenge asked for) and an answer
+   whose parsing fails (see ``score_challenge``) score 0.
 2. Quality: an exact challenge scores 1 when the parsed answer equals the expected one, else 0 (no partial
    credit: for a sorting task, credit per position would pay a miner that echoes the unsorted input). An open
    challenge scores its similarity to the validator's reference answer, rescaled so that everything at or below
@@ -143,6 +144,7 @@ def score_challenge(
     settings: RewardSettings,
     reference: str | None = None,
     similarity: Callable[[str, str], float] | None = None,
+    on_error: Callable[[int, str], None] | None = None,
 ) -> dict[int, float]:
     """The reward of every miner (by uid) for one challenge.
 
@@ -151,6 +153,9 @@ def score_challenge(
     with it too, as the baseline of :func:`open_quality`. The speed reference is the fastest usable answer with
     a positive quality, so the fastest good miner gets the full speed share. Every uid of ``responses`` appears
     in the result, with a value in [0, 1].
+
+    An answer that cannot be scored (parsing it raises, e.g. a list of numbers too long for ``int``) scores 0
+    and is reported to ``on_error(uid, reason)``; the other miners' answers are scored as usual.
     """
     open_score: Callable[[str], float] | None = None
     if challenge.kind == "open":
@@ -161,15 +166,21 @@ def score_challenge(
 
         def open_score(text: str) -> float:
             return open_quality(sim(text, ref), settings, baseline=baseline)
+    elif challenge.expected is None or challenge.answer_type is None:
+        raise ValueError(f"challenge {challenge.id} is not an exact challenge")  # our bug, not a miner's
 
     quality: dict[int, float] = {}
     for uid, response in responses.items():
         if not is_usable(response, challenge, settings):
             quality[uid] = 0.0
-        elif open_score is not None:
-            quality[uid] = open_score(response.text)
-        else:
-            quality[uid] = exact_quality(challenge, response.text)
+            continue
+        try:
+            quality[uid] = open_score(response.text) if open_score is not None else exact_quality(challenge,
+                                                                                                   response.text)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:  # what miner text can make a parser raise
+            quality[uid] = 0.0
+            if on_error is not None:
+                on_error(uid, f"{type(exc).__name__}: {exc}")
     latencies = [
         responses[uid].latency_s
         for uid, q in quality.items()

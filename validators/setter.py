@@ -3,6 +3,10 @@
 Weights are set at most every ``max(weights_rate_limit, tempo // 2)`` blocks (twice per tempo, so every epoch
 sees fresh weights whatever its phase). A refused or failed transaction is logged and retried at the next check;
 the scores are never touched. Pending commits (with their salts) are persisted so a restart can still reveal them.
+
+Weights carry this validator's own version key. When the chain requires a newer one (the ``weights_version_key``
+hyperparameter), the validator is out of date: it sets no weights (nor reveals any) until it is upgraded, says so
+once as an ERROR, and keeps scoring meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from subnet.keys import Keypair
 from subnet.metagraph import Metagraph
 
 log = logging.getLogger(__name__)
+OUTDATED = "outdated version key"  # how ``maybe_set`` results start while the chain requires a newer version key
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class WeightSetter:
         self.version_key = version_key
         self.pending = self._load()
         self.last_result = ""
+        self._outdated_for: int | None = None  # the required key last reported as newer than ours
 
     def _load(self) -> list[PendingCommit]:
         if not self.path.exists():
@@ -91,6 +97,9 @@ class WeightSetter:
         if not graph.validator_permit[me]:
             return "no validator permit yet (it comes with stake, at an epoch)"
         hyper = await self.chain.hyperparameters()
+        outdated = self._outdated(int(hyper.get("weights_version_key", 0)))
+        if outdated:
+            return outdated
         status = await self.chain.status()
         if self.pending and hyper["commit_reveal"]:
             revealed = await self._reveal_due(status.epoch_index, hyper["reveal_period_epochs"])
@@ -105,7 +114,7 @@ class WeightSetter:
             return "no scores yet"
         uids = [u for u in range(graph.n) if u != me]
         values = row_to_u16(row[uids], hyper.get("max_weight_limit_u16", U16_MAX))
-        version = max(self.version_key, hyper["weights_version_key"])
+        version = self.version_key
         if hyper["commit_reveal"]:
             salt = secrets.token_bytes(16)
             await self.chain.commit_weights(self.hotkey, commit_hash(self.hotkey.ss58_address, uids, values, salt,
@@ -115,6 +124,19 @@ class WeightSetter:
             return f"committed {len(uids)} weights at epoch {status.epoch_index}"
         result = await self.chain.set_weights(self.hotkey, uids, values, version)
         return f"set {len(uids)} weights in block {result.block}"
+
+    def _outdated(self, required: int) -> str:
+        """Why weights cannot be set with our version key under the chain's ``required`` one ("" when they can)."""
+        if self.version_key >= required:
+            self._outdated_for = None
+            return ""
+        result = (f"{OUTDATED}: this validator's version key {self.version_key} is older than the "
+                  f"{required} the chain requires; upgrade the validator. It keeps scoring but sets no weights "
+                  "until then")
+        if self._outdated_for != required:  # once, not at every check
+            log.error("weights not set: %s", result.removeprefix(f"{OUTDATED}: "))
+            self._outdated_for = required
+        return result
 
     async def _reveal_due(self, epoch: int, reveal_period: int) -> str:
         for commit in list(self.pending):
