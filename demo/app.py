@@ -58,7 +58,7 @@ def _tokens(units: int) -> float:
 
 def leaderboard(watcher: NetworkWatcher) -> pd.DataFrame:
     graph = watcher.view.graph
-    columns = ["uid", "hotkey", "role", "stake", "incentive", "dividends", "emission", "trust", "model"]
+    columns = ["uid", "hotkey", "role", "stake", "incentive", "dividends", "emission", "trust", "model", "admitted"]
     if graph is None:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -67,8 +67,26 @@ def leaderboard(watcher: NetworkWatcher) -> pd.DataFrame:
                     else "validator" if graph.validator_permit[i] else "-")
         rows.append([int(graph.uids[i]), graph.hotkeys[i], role, round(float(graph.S[i]), 4),
                      round(float(graph.I[i]), 4), round(float(graph.D[i]), 4), round(_tokens(int(graph.E[i])), 6),
-                     round(float(graph.Tv[i]), 4), graph.axons[i].model_name])
+                     round(float(graph.Tv[i]), 4), graph.axons[i].model_name, _admission(graph, i)])
     return pd.DataFrame(rows, columns=columns)
+
+
+def _admission(graph, i: int) -> str:
+    """Whether uid ``i``'s committed model is on the owner's admitted list (validators pay only those)."""
+    if not graph.axons[i].endpoint:
+        return ""
+    admitted = graph.admitted(graph.axons[i].model_hash)
+    return admitted.name if admitted is not None else "no"
+
+
+def admitted_models_text(watcher: NetworkWatcher) -> str:
+    graph = watcher.view.graph
+    if graph is None:
+        return ""
+    if not graph.admitted_models:
+        return "**Admitted models:** none yet (validators pay only miners serving the model they hold)"
+    return "**Admitted models:** " + " · ".join(
+        f"{m.name} (`{m.model_hash[:12]}`{', ' + m.dtype if m.dtype else ''})" for m in graph.admitted_models)
 
 
 def network_summary(watcher: NetworkWatcher) -> str:
@@ -179,6 +197,7 @@ def build_app(settings: DemoSettings, watcher: NetworkWatcher, gateway: Keypair)
             send.click(chat, [box, chatbot], [chatbot, answered_by, box], api_name="chat")
             box.submit(chat, [box, chatbot], [chatbot, answered_by, box], api_name=False)
         with gr.Tab("Leaderboard"):
+            gr.Markdown(value=lambda: admitted_models_text(watcher), every=every_block, elem_id="admitted-models")
             gr.Dataframe(value=lambda: leaderboard(watcher), every=every_block, elem_id="leaderboard",
                          interactive=False)
         with gr.Tab("Network"):

@@ -128,12 +128,29 @@ async def announce(chain: ChainClient, hotkey, endpoint: str, identity: ModelIde
                 raise MinerStartupError(f"hotkey {hotkey.ss58_address} is not registered on the subnet: run "
                                         "`subnet register` first")
             await chain.serve(hotkey, endpoint, identity.name, identity.weights_sha256)
+            warn_if_not_admitted(graph, identity)
             return
         except ChainUnavailable as exc:
             log.warning("cannot reach the chain to announce the endpoint (%s); retrying", exc)
             await asyncio.sleep(2)
         except TransactionRefused as exc:
             raise MinerStartupError(f"the chain refused the serve transaction: {exc}") from None
+
+
+def warn_if_not_admitted(graph: Metagraph, identity: ModelIdentity) -> None:
+    """Say so when validators will not pay for this model: it is not on the owner's admitted list, or the list
+    requires another precision. (The miner still serves: the owner may admit the model later.)"""
+    admitted = graph.admitted(identity.weights_sha256)
+    if not graph.admitted_models:
+        log.warning("the subnet admits no models yet: validators pay only miners serving a model they hold "
+                    "themselves")
+    elif admitted is None:
+        names = ", ".join(f"{m.name} ({m.model_hash[:12]}..)" for m in graph.admitted_models)
+        log.warning("%s (%s..) is not an admitted model of this subnet, so it earns nothing; admitted: %s",
+                    identity.name, identity.weights_sha256[:12], names)
+    elif admitted.dtype and admitted.dtype != identity.dtype:
+        log.warning("the subnet admits %s only in %s but this miner computes in %s, so it earns nothing: pass "
+                    "--dtype %s", admitted.name, admitted.dtype, identity.dtype or "an undeclared dtype", admitted.dtype)
 
 
 async def run(s: MinerSettings, generator: Generator | None = None) -> None:

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consensus.emission import UNITS_PER_TOKEN
+from subnet.chain.calls import AdmittedModel
 from subnet.chain.client import ChainClient
 from subnet.chain.genesis import Genesis, load_genesis
 from subnet.chain.node_key import load_or_create_node_key
 from subnet.chain.params import Hyperparameters
 from subnet.keyfile import kdf_from_env
 from subnet.keys import Keypair
+from subnet.metagraph import Metagraph
 from subnet.procs import Child, ChildFailed, command_path
 from subnet.wallet import Wallet
 
@@ -243,6 +245,19 @@ class Localnet:
         if stake_tokens and stakes.get(hot.ss58_address, 0) == 0:
             await client.add_stake(cold, hot.ss58_address, stake_tokens * UNITS_PER_TOKEN)
 
+    async def admit_served_models(self, endpoint: str) -> list[AdmittedModel]:
+        """As the subnet owner, admit exactly the models this network's miners committed to (the full model and
+        its half-layer version: validators pay only admitted models). Sent only when the list differs."""
+        owner_cold, _ = self._ensure_wallet("owner")
+        mine = {self._hotkey(n) for n in self._names()["miners"]}
+        async with ChainClient(endpoint, node_address=self.node_address, timeout_s=30) as client:
+            graph = await Metagraph.sync(client)
+            served = {a.model_hash: a.model_name for a in graph.axons if a.hotkey in mine and a.model_hash}
+            models = [AdmittedModel(h, name) for h, name in sorted(served.items(), key=lambda kv: kv[1])]
+            if set(models) != set(graph.admitted_models):
+                await client.set_admitted_models(owner_cold, models)
+        return models
+
     def start_miners(self, endpoint: str) -> None:
         s = self.settings
         gateway = self._wallet("gateway").hotkey_info().ss58_address
@@ -417,6 +432,8 @@ def run(settings: LocalnetSettings) -> int:
         print(f"starting {settings.miners} miners and {settings.validators} validators with model "
               f"{settings.model} (the first start loads the model in every process)...", flush=True)
         net.wait_all_ready()
+        admitted = asyncio.run(stop_signal.unless_stopped(net.admit_served_models(endpoint)))
+        print(f"  admitted models: {', '.join(m.name for m in admitted)}", flush=True)
         graph = asyncio.run(stop_signal.unless_stopped(_metagraph(endpoint, net.node_address)))
         doc = net.describe(endpoint, {n.hotkey: n.uid for n in graph.neurons})
         net.write_state(doc)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from consensus.emission import UNITS_PER_TOKEN
+from subnet.chain.calls import AdmittedModel
 from subnet.proto import subnet_pb2 as pb
 
 U16_MAX = 65_535
@@ -49,6 +50,11 @@ class Metagraph:
     axons: list[Axon]
     W: np.ndarray | None = None  # (n, n)
     B: np.ndarray | None = None  # (n, n)
+    admitted_models: tuple[AdmittedModel, ...] = ()  # the owner's list: only miners committed to one can earn
+
+    def admitted(self, model_hash: str) -> AdmittedModel | None:
+        """The admitted model with this weights hash, or None."""
+        return next((m for m in self.admitted_models if m.model_hash == model_hash), None)
 
     @property
     def n(self) -> int:
@@ -87,6 +93,7 @@ class Metagraph:
             validator_permit=arr("validator_permit", bool), active=arr("active", bool),
             last_update=arr("last_update", np.int64), registered_at=arr("registered_at", np.int64),
             axons=[Axon(x.uid, x.hotkey, x.endpoint, x.model_name, x.model_hash) for x in ns],
+            admitted_models=tuple(AdmittedModel(m.model_hash, m.name, m.dtype) for m in resp.admitted_models),
         )
         if resp.weights or resp.bonds:
             graph.W, graph.B = _dense(resp.weights, n), _dense(resp.bonds, n)
@@ -111,9 +118,12 @@ class Metagraph:
                     "last_update": int(self.last_update[i]), "registered_at": int(self.registered_at[i]),
                     "endpoint": self.axons[i].endpoint, "model": self.axons[i].model_name,
                     "model_hash": self.axons[i].model_hash,
+                    "admitted": self.admitted(self.axons[i].model_hash) is not None,
                 }
                 for i in range(self.n)
             ],
+            "admitted_models": [{"model_hash": m.model_hash, "name": m.name, "dtype": m.dtype}
+                                for m in self.admitted_models],
         }
 
 

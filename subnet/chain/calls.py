@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COLDKEY_CALLS = ("transfer", "register", "add_stake", "remove_stake", "set_hyperparameter")
+COLDKEY_CALLS = ("transfer", "register", "add_stake", "remove_stake", "set_hyperparameter", "set_admitted_models")
 HOTKEY_CALLS = ("serve", "set_weights", "commit_weights", "reveal_weights")
 
 
@@ -68,4 +68,19 @@ class SetHyperparameter:
     value: int | bool
 
 
-Call = Transfer | Register | Serve | AddStake | RemoveStake | SetWeights | CommitWeights | RevealWeights | SetHyperparameter
+@dataclass(frozen=True)
+class AdmittedModel:
+    """A model the subnet owner admits: miners committed to it can be paid. ``dtype`` is the precision a miner
+    serving it must declare ("" = any), so an owner can require e.g. float32 for the strict spot check."""
+
+    model_hash: str  # lowercase hex SHA-256 of the weights, as in Serve
+    name: str
+    dtype: str = ""
+
+
+@dataclass(frozen=True)
+class SetAdmittedModels:
+    models: tuple[AdmittedModel, ...]  # replaces the whole list
+
+
+Call = Transfer | Register | Serve | AddStake | RemoveStake | SetWeights | CommitWeights | RevealWeights | SetHyperparameter | SetAdmittedModels

@@ -241,6 +241,10 @@ class ChainClient:
     async def set_hyperparameter(self, owner_coldkey: Keypair, name: str, value: int | bool) -> pb.TxResult:
         return await self.submit(owner_coldkey, calls.SetHyperparameter(name, int(value)))
 
+    async def set_admitted_models(self, owner_coldkey: Keypair, models: Sequence[calls.AdmittedModel]) -> pb.TxResult:
+        """Replace the subnet's admitted models (owner only); an empty list admits nothing."""
+        return await self.submit(owner_coldkey, calls.SetAdmittedModels(tuple(models)))
+
 
 NODE_ADDRESS_ENV = "SUBNET_CHAIN_NODE_ADDRESS"
 TLS_CA_ENV = "SUBNET_CHAIN_TLS_CA"

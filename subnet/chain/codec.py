@@ -82,6 +82,9 @@ def _fill(body: pb.TxBody, call: calls.Call) -> None:
                                                           version_key=version_key))
         case calls.SetHyperparameter(name, value):
             body.set_hyperparameter.CopyFrom(pb.SetHyperparameter(name=name, value=int(value)))
+        case calls.SetAdmittedModels(models):
+            body.set_admitted_models.CopyFrom(pb.SetAdmittedModels(models=[
+                pb.AdmittedModel(model_hash=m.model_hash, name=m.name, dtype=m.dtype) for m in models]))
         case _:
             raise TypeError(f"not a chain call: {call!r}")
 
@@ -111,4 +114,7 @@ def _call_of(body: pb.TxBody) -> calls.Call:
             return calls.RevealWeights(tuple(r.uids), tuple(r.values), r.salt, r.version_key)
         case "set_hyperparameter":
             return calls.SetHyperparameter(body.set_hyperparameter.name, body.set_hyperparameter.value)
+        case "set_admitted_models":
+            return calls.SetAdmittedModels(tuple(calls.AdmittedModel(m.model_hash, m.name, m.dtype)
+                                                 for m in body.set_admitted_models.models))
     raise TxRejected("malformed", "the transaction carries no call")

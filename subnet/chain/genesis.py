@@ -12,12 +12,20 @@
     address = "5H..."
     balance = "1000.5"         # tokens (a string or a number); or balance_units = 1000500000000
 
+    [[admitted_models]]        # optional: models miners may be paid for (the owner changes them later on chain)
+    model_hash = "ab12..."     # SHA-256 of the weights, as miners commit it (`subnet-miner` prints it)
+    name = "SmolLM2-135M-Instruct"
+    dtype = ""                 # the precision miners must declare: float32, bfloat16, float16, or "" for any
+
+``[subnet] node_address`` optionally pins the chain node's key (see ``subnet.chain.node_key``).
+
 Initial balances count in issuance. The genesis hash (over the canonical form) identifies the chain: it is
 signed into every transaction and stored in the data dir, so a data dir is never reused with another genesis.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tomllib
@@ -29,8 +37,10 @@ from consensus import ledger as ledger_rules
 from consensus.emission import SUPPLY_CAP, UNITS_PER_TOKEN
 from consensus.ledger import Ledger
 from subnet import ss58
+from subnet.chain.calls import AdmittedModel
 from subnet.chain.params import Hyperparameters
 from subnet.chain.state import ChainState, Neuron
+from subnet.chain.validation import TxRejected, check_admitted_models
 
 
 class GenesisError(ValueError):
@@ -46,6 +56,7 @@ class Genesis:
     # The chain node's key (SS58). When set, the node refuses to run under any other key, and clients that pin it
     # (``--chain.node-address``) accept only query answers this key signed.
     node_address: str | None = None
+    admitted_models: tuple[AdmittedModel, ...] = ()  # models miners may be paid for, from block 0
 
     @property
     def hash(self) -> str:
@@ -55,6 +66,8 @@ class Genesis:
         }
         if self.node_address is not None:  # absent otherwise, so genesis files without it keep their hash
             canonical["node_address"] = self.node_address
+        if self.admitted_models:  # likewise
+            canonical["admitted_models"] = [dataclasses.asdict(m) for m in self.admitted_models]
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def to_toml(self) -> str:
@@ -66,6 +79,9 @@ class Genesis:
             lines.append(f"{name} = {str(value).lower() if isinstance(value, bool) else value}")
         for address, units in self.accounts:
             lines += ["", "[[accounts]]", f'address = "{address}"', f"balance_units = {units}"]
+        for m in self.admitted_models:
+            lines += ["", "[[admitted_models]]", f'model_hash = "{m.model_hash}"', f"name = {json.dumps(m.name)}",
+                      f'dtype = "{m.dtype}"']
         return "\n".join(lines) + "\n"
 
     def initial_state(self) -> ChainState:
@@ -78,7 +94,7 @@ class Genesis:
                        last_update=0, validator_permit=True)
         state = ChainState(genesis_hash=self.hash, hyper=self.hyper, ledger=ledger,
                            owner_coldkey=self.owner_coldkey, owner_hotkey=self.owner_hotkey,
-                           burn=self.hyper.burn_initial, neurons=[owner])
+                           burn=self.hyper.burn_initial, neurons=[owner], admitted_models=self.admitted_models)
         ledger.check_invariant()
         return state
 
@@ -129,7 +145,17 @@ def parse_genesis(text: str) -> Genesis:
                                f"{hyper.existential_deposit}: fund it with at least that much or leave it out")
     if sum(totals.values()) > SUPPLY_CAP:
         raise GenesisError("genesis balances exceed the 21,000,000 token supply cap")
-    return Genesis(owner_coldkey, owner_hotkey, hyper, tuple(sorted(totals.items())), node_address)
+    admitted = []
+    for i, entry in enumerate(doc.get("admitted_models", [])):
+        try:
+            admitted.append(AdmittedModel(str(entry["model_hash"]), str(entry["name"]), str(entry.get("dtype", ""))))
+        except (KeyError, TypeError):
+            raise GenesisError(f"admitted_models[{i}] needs model_hash and name (and optionally dtype)") from None
+    try:
+        check_admitted_models(tuple(admitted))
+    except TxRejected as exc:
+        raise GenesisError(f"[[admitted_models]]: {exc}") from None
+    return Genesis(owner_coldkey, owner_hotkey, hyper, tuple(sorted(totals.items())), node_address, tuple(admitted))
 
 
 def load_genesis(path: str | Path) -> Genesis:

@@ -34,7 +34,9 @@ def metagraph(state: ChainState, include_matrices: bool) -> pb.MetagraphResponse
         for n in state.neurons
     ]
     response = pb.MetagraphResponse(block=state.block, tempo=state.hyper.tempo, issuance=state.ledger.issuance,
-                                    pending=state.ledger.pending, owner_hotkey=state.owner_hotkey, neurons=neurons)
+                                    pending=state.ledger.pending, owner_hotkey=state.owner_hotkey, neurons=neurons,
+                                    admitted_models=[pb.AdmittedModel(model_hash=m.model_hash, name=m.name,
+                                                                      dtype=m.dtype) for m in state.admitted_models])
     if include_matrices:
         response.weights.extend(_rows(state.weights))
         response.bonds.extend(_rows(state.bonds))

@@ -246,6 +246,12 @@ def _set_hyperparameter(state: ChainState, signer: str, call: calls.SetHyperpara
         raise TxRejected("invalid_hyperparameter", str(exc)) from None
 
 
+def _set_admitted_models(state: ChainState, signer: str, call: calls.SetAdmittedModels) -> None:
+    if signer != state.owner_coldkey:
+        raise TxRejected("not_owner", "only the subnet owner's coldkey can change the admitted models")
+    state.admitted_models = call.models
+
+
 _HANDLERS = {
     calls.Transfer: _transfer,
     calls.Register: _register,
@@ -256,4 +262,5 @@ _HANDLERS = {
     calls.CommitWeights: _commit_weights,
     calls.RevealWeights: _reveal_weights,
     calls.SetHyperparameter: _set_hyperparameter,
+    calls.SetAdmittedModels: _set_admitted_models,
 }

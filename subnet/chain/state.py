@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from consensus.ledger import Ledger
+from subnet.chain.calls import AdmittedModel
 from subnet.chain.overlay import Overlay
 from subnet.chain.params import Hyperparameters
 
@@ -68,6 +69,7 @@ class ChainState:
     weights: dict[int, WeightRow] = field(default_factory=dict)
     bonds: dict[int, WeightRow] = field(default_factory=dict)
     commits: dict[str, tuple[WeightCommit, ...]] = field(default_factory=dict)  # hotkey -> pending commits
+    admitted_models: tuple[AdmittedModel, ...] = ()  # the owner's list (SetAdmittedModels); immutable, so shared
 
     def fork(self, *, copy_neurons: bool = True) -> ChainState:
         """A working copy for a block (or, with ``copy_neurons=False``, for one transaction): small parts copied,
@@ -165,6 +167,8 @@ class ChainState:
             out[f"bonds/{uid:05d}"] = _dump(row)
         for hotkey, commits in self.commits.items():
             out[f"commits/{hotkey}"] = _dump([dataclasses.asdict(c) for c in commits])
+        if self.admitted_models:  # absent when empty, so chains from before the list keep their state roots
+            out["admitted"] = _dump([dataclasses.asdict(m) for m in self.admitted_models])
         return out
 
     @classmethod
@@ -198,6 +202,8 @@ class ChainState:
                     (state.weights if kind == "weights" else state.bonds)[int(rest)] = row
                 elif kind == "commits":
                     state.commits[rest] = tuple(WeightCommit(**c) for c in value)
+                elif kind == "admitted":
+                    state.admitted_models = tuple(AdmittedModel(**m) for m in value)
                 elif kind not in ("meta", "hyper", "ledger"):
                     raise ValueError(f"unknown record {key!r}")
             state.neurons = [neurons[uid] for uid in range(len(neurons))]

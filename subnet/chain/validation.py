@@ -19,6 +19,8 @@ MAX_MODEL_NAME_CHARS = 256
 MAX_TLS_CERT_BYTES = 16_384
 MAX_SALT_BYTES = 256
 MAX_HYPERPARAMETER_NAME_CHARS = 64
+MAX_ADMITTED_MODELS = 16
+ADMITTED_DTYPES = ("", "float32", "bfloat16", "float16")  # "" admits any precision
 INT64_MAX = (1 << 63) - 1
 U64_MAX = (1 << 64) - 1
 
@@ -103,5 +105,24 @@ def check_call(call: calls.Call) -> None:
                                  "GetHyperparameters lists them")
             if not 0 <= int(value) <= INT64_MAX:
                 raise TxRejected("invalid_hyperparameter", "hyperparameter values are non-negative integers")
+        case calls.SetAdmittedModels(models):
+            check_admitted_models(models)
         case _:
             raise TxRejected("unknown_call", "this node does not know the call")
+
+
+def check_admitted_models(models: tuple[calls.AdmittedModel, ...]) -> None:
+    if len(models) > MAX_ADMITTED_MODELS:
+        raise TxRejected("invalid_model", f"at most {MAX_ADMITTED_MODELS} admitted models")
+    for m in models:
+        if not _HEX64.fullmatch(m.model_hash):
+            raise TxRejected("invalid_model", "an admitted model's hash must be 64 lowercase hex digits (SHA-256 of "
+                             "the weights, as miners commit it)")
+        if not m.name or len(m.name) > MAX_MODEL_NAME_CHARS or not m.name.isprintable():
+            raise TxRejected("invalid_model", f"an admitted model needs a printable name of at most "
+                             f"{MAX_MODEL_NAME_CHARS} characters")
+        if m.dtype not in ADMITTED_DTYPES:
+            raise TxRejected("invalid_model", "an admitted model's dtype is one of float32, bfloat16, float16, or "
+                             "empty for any")
+    if len({m.model_hash for m in models}) != len(models):
+        raise TxRejected("invalid_model", "each model may be admitted once")

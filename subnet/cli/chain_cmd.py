@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from consensus.emission import UNITS_PER_TOKEN
+from subnet.chain import calls
 from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused, add_chain_trust_flags
 from subnet.chain.commit import commit_hash
 from subnet.chain.genesis import tokens_to_units
@@ -134,6 +135,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--version-key", type=int, default=0)
         command(p, func)
 
+    models = subparsers.add_parser("models", help="the models the subnet admits (miners earn only on these)")
+    models.set_defaults(group_parser=models)
+    models_sub = models.add_subparsers(dest="models_command", metavar="COMMAND")
+    command(models_sub.add_parser("list", help="show the admitted models"), cmd_models_list, wallet=False)
+    p = models_sub.add_parser("set", help="replace the admitted models (the owner's coldkey signs)")
+    p.add_argument("models", nargs="*", metavar="NAME=HASH[:DTYPE]",
+                   help="each admitted model: a display name, the weights' SHA-256 as miners commit it, and "
+                        "optionally the precision miners must declare (float32, bfloat16, float16); none admits none")
+    command(p, cmd_models_set)
+
     command(subparsers.add_parser("metagraph", help="show every uid: stake, incentive, dividends, emission..."),
             cmd_metagraph, wallet=False)
     p = subparsers.add_parser("balance", help="free balance and stake of an address (default: the wallet's)")
@@ -223,6 +234,38 @@ async def _then(awaitable: Awaitable, then: Callable) -> int:
     return then(await awaitable)
 
 
+def _admitted_model(spec: str) -> calls.AdmittedModel:
+    name, sep, rest = spec.rpartition("=")
+    model_hash, _, dtype = rest.partition(":")
+    if not sep or not name:
+        raise ChainCommandError(f"{spec!r} is not NAME=HASH[:DTYPE], e.g. SmolLM2=ab12...:float32")
+    return calls.AdmittedModel(model_hash.strip().lower(), name.strip(), dtype.strip())
+
+
+def cmd_models_set(args: argparse.Namespace) -> int:
+    models = [_admitted_model(spec) for spec in args.models]
+    coldkey = _coldkey(args)
+    what = f"admitted {len(models)} model(s)"
+    return _run(args, lambda c: _then(c.set_admitted_models(coldkey, models), lambda r: _report(args, what, r)))
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    async def work(client: ChainClient) -> int:
+        graph = await Metagraph.sync(client)
+        if args.json:
+            print_json(graph.to_json()["admitted_models"])
+            return 0
+        if not graph.admitted_models:
+            print("no admitted models: validators pay only miners that serve a model they hold themselves "
+                  "(the owner admits models with `subnet models set`)")
+        for m in graph.admitted_models:
+            serving = sum(1 for a in graph.axons if a.endpoint and a.model_hash == m.model_hash)
+            print(f"{m.name}  {m.model_hash}  dtype {m.dtype or 'any'}  served by {serving} miner(s)")
+        return 0
+
+    return _run(args, work)
+
+
 def cmd_metagraph(args: argparse.Namespace) -> int:
     async def work(client: ChainClient) -> int:
         graph = await Metagraph.sync(client)
@@ -238,7 +281,8 @@ def cmd_metagraph(args: argparse.Namespace) -> int:
                     else "validator" if graph.validator_permit[i] else "-")
             print(f"{i:>4} {graph.hotkeys[i][:10] + '..':<12} {role:<9} {tokens(int(graph.stake_units[i])):>14} "
                   f"{graph.I[i]:>9.4f} {graph.D[i]:>9.4f} {graph.Tv[i]:>6.3f} {tokens(int(graph.E[i])):>14}  "
-                  f"{graph.axons[i].endpoint} {graph.axons[i].model_name}")
+                  f"{graph.axons[i].endpoint} {graph.axons[i].model_name}"
+                  f"{' (not admitted)' if graph.axons[i].endpoint and not graph.admitted(graph.axons[i].model_hash) else ''}")
         return 0
 
     return _run(args, work)

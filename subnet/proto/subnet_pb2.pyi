@@ -127,7 +127,7 @@ class Transaction(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signer: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("nonce", "valid_until_block", "transfer", "register", "serve", "add_stake", "remove_stake", "set_weights", "commit_weights", "reveal_weights", "set_hyperparameter")
+    __slots__ = ("nonce", "valid_until_block", "transfer", "register", "serve", "add_stake", "remove_stake", "set_weights", "commit_weights", "reveal_weights", "set_hyperparameter", "set_admitted_models")
     NONCE_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_BLOCK_FIELD_NUMBER: _ClassVar[int]
     TRANSFER_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class TxBody(_message.Message):
     COMMIT_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     REVEAL_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     SET_HYPERPARAMETER_FIELD_NUMBER: _ClassVar[int]
+    SET_ADMITTED_MODELS_FIELD_NUMBER: _ClassVar[int]
     nonce: int
     valid_until_block: int
     transfer: Transfer
@@ -150,7 +151,8 @@ class TxBody(_message.Message):
     commit_weights: CommitWeights
     reveal_weights: RevealWeights
     set_hyperparameter: SetHyperparameter
-    def __init__(self, nonce: _Optional[int] = ..., valid_until_block: _Optional[int] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., register: _Optional[_Union[Register, _Mapping]] = ..., serve: _Optional[_Union[Serve, _Mapping]] = ..., add_stake: _Optional[_Union[AddStake, _Mapping]] = ..., remove_stake: _Optional[_Union[RemoveStake, _Mapping]] = ..., set_weights: _Optional[_Union[SetWeights, _Mapping]] = ..., commit_weights: _Optional[_Union[CommitWeights, _Mapping]] = ..., reveal_weights: _Optional[_Union[RevealWeights, _Mapping]] = ..., set_hyperparameter: _Optional[_Union[SetHyperparameter, _Mapping]] = ...) -> None: ...
+    set_admitted_models: SetAdmittedModels
+    def __init__(self, nonce: _Optional[int] = ..., valid_until_block: _Optional[int] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., register: _Optional[_Union[Register, _Mapping]] = ..., serve: _Optional[_Union[Serve, _Mapping]] = ..., add_stake: _Optional[_Union[AddStake, _Mapping]] = ..., remove_stake: _Optional[_Union[RemoveStake, _Mapping]] = ..., set_weights: _Optional[_Union[SetWeights, _Mapping]] = ..., commit_weights: _Optional[_Union[CommitWeights, _Mapping]] = ..., reveal_weights: _Optional[_Union[RevealWeights, _Mapping]] = ..., set_hyperparameter: _Optional[_Union[SetHyperparameter, _Mapping]] = ..., set_admitted_models: _Optional[_Union[SetAdmittedModels, _Mapping]] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("dest", "amount")
@@ -233,6 +235,22 @@ class SetHyperparameter(_message.Message):
     name: str
     value: int
     def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+
+class AdmittedModel(_message.Message):
+    __slots__ = ("model_hash", "name", "dtype")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    model_hash: str
+    name: str
+    dtype: str
+    def __init__(self, model_hash: _Optional[str] = ..., name: _Optional[str] = ..., dtype: _Optional[str] = ...) -> None: ...
+
+class SetAdmittedModels(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[AdmittedModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[AdmittedModel, _Mapping]]] = ...) -> None: ...
 
 class TxResult(_message.Message):
     __slots__ = ("tx_hash", "block", "ok", "reason", "message")
@@ -349,7 +367,7 @@ class MetagraphRequest(_message.Message):
     def __init__(self, include_matrices: _Optional[bool] = ...) -> None: ...
 
 class MetagraphResponse(_message.Message):
-    __slots__ = ("block", "tempo", "issuance", "pending", "owner_hotkey", "neurons", "weights", "bonds")
+    __slots__ = ("block", "tempo", "issuance", "pending", "owner_hotkey", "neurons", "weights", "bonds", "admitted_models")
     BLOCK_FIELD_NUMBER: _ClassVar[int]
     TEMPO_FIELD_NUMBER: _ClassVar[int]
     ISSUANCE_FIELD_NUMBER: _ClassVar[int]
@@ -358,6 +376,7 @@ class MetagraphResponse(_message.Message):
     NEURONS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     BONDS_FIELD_NUMBER: _ClassVar[int]
+    ADMITTED_MODELS_FIELD_NUMBER: _ClassVar[int]
     block: int
     tempo: int
     issuance: int
@@ -366,7 +385,8 @@ class MetagraphResponse(_message.Message):
     neurons: _containers.RepeatedCompositeFieldContainer[NeuronInfo]
     weights: _containers.RepeatedCompositeFieldContainer[SparseRow]
     bonds: _containers.RepeatedCompositeFieldContainer[SparseRow]
-    def __init__(self, block: _Optional[int] = ..., tempo: _Optional[int] = ..., issuance: _Optional[int] = ..., pending: _Optional[int] = ..., owner_hotkey: _Optional[str] = ..., neurons: _Optional[_Iterable[_Union[NeuronInfo, _Mapping]]] = ..., weights: _Optional[_Iterable[_Union[SparseRow, _Mapping]]] = ..., bonds: _Optional[_Iterable[_Union[SparseRow, _Mapping]]] = ...) -> None: ...
+    admitted_models: _containers.RepeatedCompositeFieldContainer[AdmittedModel]
+    def __init__(self, block: _Optional[int] = ..., tempo: _Optional[int] = ..., issuance: _Optional[int] = ..., pending: _Optional[int] = ..., owner_hotkey: _Optional[str] = ..., neurons: _Optional[_Iterable[_Union[NeuronInfo, _Mapping]]] = ..., weights: _Optional[_Iterable[_Union[SparseRow, _Mapping]]] = ..., bonds: _Optional[_Iterable[_Union[SparseRow, _Mapping]]] = ..., admitted_models: _Optional[_Iterable[_Union[AdmittedModel, _Mapping]]] = ...) -> None: ...
 
 class BalanceRequest(_message.Message):
     __slots__ = ("address",)
