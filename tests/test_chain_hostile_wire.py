@@ -115,6 +115,8 @@ async def test_a_pinned_client_accepts_only_answers_signed_by_the_genesis_node_k
             await pinned.transfer(keys.colds[0], receiver, 5 * TOKEN)  # signed submit, verified outcome
             assert (await pinned.balance(receiver)).free == 5 * TOKEN
             assert len((await pinned.metagraph()).neurons) == 1
+            # A map field has no fixed byte order: the check must cover the bytes received, not a re-encoding.
+            assert (await pinned.hyperparameters())["tempo"] == HYPER.tempo
             # Subscribed headers are re-read through verified calls: consecutive, above the head.
             seen = []
             async for header in pinned.subscribe_blocks(status.block):

@@ -82,7 +82,21 @@ class ChainClient:
         self._channel = plain_channel(endpoint, credentials=credentials, interceptors=interceptors,
                                       max_receive_message_bytes=MAX_RECEIVE_BYTES)
         self._stub = pb_grpc.ChainStub(self._channel)
+        self._raw: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
         self._genesis_hash: str | None = None
+
+    def _unary(self, method: str) -> tuple[grpc.aio.UnaryUnaryMultiCallable, type]:
+        """A callable for ``method`` that returns the response's raw bytes, and the response type to parse them.
+
+        Raw bytes, because a pinned client's signature check must cover the bytes received: re-serializing a
+        parsed message is not byte-exact for every message (map fields, e.g. the hyperparameters, have no fixed
+        order)."""
+        descriptor = pb.DESCRIPTOR.services_by_name["Chain"].methods_by_name[method]
+        if method not in self._raw:
+            self._raw[method] = self._channel.unary_unary(
+                f"/{pb.DESCRIPTOR.services_by_name['Chain'].full_name}/{method}",
+                request_serializer=lambda m: m.SerializeToString(), response_deserializer=None)
+        return self._raw[method], getattr(pb, descriptor.output_type.name)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -100,7 +114,8 @@ class ChainClient:
         delay = 0.1
         while True:
             try:
-                return await getattr(self._stub, method)(request, timeout=timeout_s or self.timeout_s)
+                call, response_type = self._unary(method)
+                return response_type.FromString(await call(request, timeout=timeout_s or self.timeout_s))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + delay > give_up_at:
                     if exc.code() == grpc.StatusCode.UNAVAILABLE:
