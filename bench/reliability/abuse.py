@@ -7,6 +7,12 @@ forged, tampered, replayed and unregistered calls. Figures: per kind, calls sent
 status (goal: all); p99 latency of the good calls during the flood / in the quiet run (goal <= 2); the miner's
 peak resident memory during the flood minus before it (goal: <= 64 MiB, bounded); and that the validator kept
 being answered by the miner during the flood (goal: every step during the flood rewarded it).
+
+Then the chain is flooded as long (``chainflood``, a process of its own, with the funded coldkey of an
+unregistered "spammer"), while the validator keeps working: garbage, forged and malformed transactions, unfunded senders and overdrafts. Figures:
+per kind, transactions sent and answered as expected (goal: all); blocks produced during the flood against the
+block time (goal: >= 90%); the database's content growth during the flood (goal: < 1 MB); and that the validator's
+weights still landed on chain during the flood (goal: its last_update moved).
 """
 
 from __future__ import annotations
@@ -17,16 +23,19 @@ import sys
 import time
 from pathlib import Path
 
+from bench.reliability.chainflood import as_expected, logical_db_bytes
 from bench.reliability.market import step_lines
 from bench.reliability.net import ROOT, Network
 from bench.reliability.report import Report
 from bench.reliability.stats import percentile
 from subnet.chain.params import Hyperparameters
+from subnet.chain.store import DB_NAME
 from subnet.client import MinerClient
 from subnet.metagraph import Metagraph
 from subnet.proto import subnet_pb2 as pb
 
 NAMES = ["miner", "validator", "good"]
+SPAMMER = "spammer"  # a funded coldkey of the genesis, never registered
 
 
 def rss_mib(pid: int) -> float:
@@ -66,7 +75,7 @@ async def sample_rss(pid: int, stop: asyncio.Event, out: list[float]) -> None:
 
 async def scenario_abuse(root: Path, report: Report, *, calls: int, flood_count: int, flood_s: float) -> None:
     hyper = Hyperparameters(tempo=10, weights_rate_limit=2, immunity_period=100_000, activity_cutoff=100_000)
-    net = Network(root, hyper, block_time_s=0.5, names=NAMES)
+    net = Network(root, hyper, block_time_s=0.5, names=[*NAMES, SPAMMER])
     try:
         net.start_chain()
         await net.register(NAMES, {"validator": 500, "good": 500})
@@ -90,6 +99,7 @@ async def scenario_abuse(root: Path, report: Report, *, calls: int, flood_count:
             seed_file = root / "good.seed"
             seed_file.write_text(net.hot["good"].seed.hex())
             log_offset = len(net.log("validator"))
+            chain_flood = None
             flood = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bench.reliability.flood", endpoint, receiver, "--seed-file", str(seed_file),
                 "--count", str(flood_count), "--max-seconds", str(flood_s), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
@@ -102,13 +112,26 @@ async def scenario_abuse(root: Path, report: Report, *, calls: int, flood_count:
                 loud = await good_calls(client, calls, 0.05, until=finished)
                 out = await asyncio.wait_for(finished, flood_s + 60)
                 await flood.wait()
+                # Then the chain's flood, on its own (both at once on 2 cores would measure CPU contention).
+                spammer_seed = root / "spammer.seed"
+                spammer_seed.write_text(net.cold[SPAMMER].seed.hex())
+                async with net.client() as chain:
+                    before = await chain_snapshot(net, chain)
+                chain_flood = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bench.reliability.chainflood", net.endpoint, "--seed-file",
+                    str(spammer_seed), "--max-seconds", str(flood_s), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+                chain_out, _ = await asyncio.wait_for(chain_flood.communicate(), flood_s + 60)
+                async with net.client() as chain:
+                    after = await chain_snapshot(net, chain)
             finally:
-                if flood.returncode is None:
-                    flood.kill()
-                    await flood.wait()
+                for proc in (flood, chain_flood):
+                    if proc is not None and proc.returncode is None:
+                        proc.kill()
+                        await proc.wait()
                 stop.set()
                 await sampler
             result = json.loads(out.decode().strip().splitlines()[-1])
+            chain_result = json.loads(chain_out.decode().strip().splitlines()[-1])
             during = step_lines(net.log("validator")[log_offset:])
     finally:
         net.stop_all()
@@ -131,3 +154,30 @@ async def scenario_abuse(root: Path, report: Report, *, calls: int, flood_count:
     answered = [rewards.get(miner_uid, 0.0) > 0 for _, _, _, rewards in during]
     report.goal("validator steps during the flood in which the miner answered", f"{sum(answered)}/{len(answered)}",
                 "all (>= 1)", len(answered) >= 1 and all(answered))
+    report_chain(report, chain_result, before, after, block_time_s=net.block_time_s)
+
+
+async def chain_snapshot(net: Network, chain) -> dict:
+    """What the chain part of the scenario compares before and after the flood."""
+    graph = await Metagraph.sync(chain)
+    status = await chain.status()
+    return {"block": status.block, "at": time.perf_counter(), "db_bytes": logical_db_bytes(net.chain_dir / DB_NAME),
+            "validator_update": int(graph.last_update[graph.uid_of(net.hot["validator"].ss58_address)])}
+
+
+def report_chain(report: Report, result: dict, before: dict, after: dict, *, block_time_s: float) -> None:
+    sent = sum(n for *_, n in result["counts"])
+    right = sum(n for kind, status, reason, n in result["counts"] if as_expected(kind, status, reason))
+    report.figure("chain: bad transactions sent / seconds", f"{sent} / {result['elapsed_s']:.1f}")
+    for kind, status, reason, n in sorted(result["counts"]):
+        report.figure(f"  {kind}", f"{n} {status} [{reason}]")
+    report.goal("chain: bad transactions answered as expected", f"{right}/{sent}", "all", right == sent > 0)
+    blocks, expected = after["block"] - before["block"], (after["at"] - before["at"]) / block_time_s
+    report.goal("chain: blocks produced during the flood / expected", f"{blocks} / {expected:.0f}", ">= 90%",
+                blocks >= 0.9 * expected)
+    growth = (after["db_bytes"] - before["db_bytes"]) / 1e6
+    report.goal("chain: database content growth during the flood (MB)", growth, "< 1", growth < 1)
+    report.figure("chain: the spammer's fees for its in-block refusals (units)", result["fees_units"])
+    report.goal("chain: the validator's weights landed during the flood (last_update)",
+                f"{before['validator_update']} -> {after['validator_update']}", "moved",
+                after["validator_update"] > before["validator_update"])
