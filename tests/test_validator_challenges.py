@@ -1,9 +1,12 @@
-"""Challenge generation (determinism, correct expected answers) and the tolerant answer parser."""
+"""Challenge generation (determinism, kinds, sampling parameters) and the tolerant answer parser.
+
+The task families themselves (correct answers, variety, resistance to template scripts) are tested in
+tests/test_validator_tasks.py.
+"""
 
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 from hypothesis import given, settings
@@ -13,55 +16,6 @@ from validators.answers import ANSWER_TYPES, check_answer, parse_int, parse_int_
 from validators.challenges import EXACT_TASKS, ChallengeSettings, build_challenges, miner_seed
 
 # --- generation -----------------------------------------------------------------------------------------------
-
-
-def _listed(prompt: str) -> list[str]:
-    """The comma-separated items after the colon of a prompt, up to the closing '?' or '.'."""
-    items = re.search(r": ([^?]+?)[?.] Answer", prompt)
-    assert items, prompt
-    return items.group(1).split(", ")
-
-
-def recompute(task: str, prompt: str) -> str:
-    """The answer to ``prompt`` worked out from its text alone, independently of the generator."""
-    nums = [int(n) for n in re.findall(r"\d+", prompt)]
-    quoted = re.findall(r'"(\w+)"', prompt)
-    if task == "add":
-        return str(nums[0] + nums[1])
-    if task == "subtract":
-        return str(nums[0] - nums[1])
-    if task == "multiply":
-        return str(nums[0] * nums[1])
-    if task == "word_problem":
-        if "gets" in prompt:
-            return str(nums[0] + nums[1])
-        if "gave" in prompt:
-            return str(nums[0] - nums[1])
-        return str(nums[0] * nums[1])
-    if task == "count_items":
-        return str(len(_listed(prompt)))
-    if task == "word_length":
-        return str(len(quoted[0]))
-    if task == "count_letter":
-        letter, word = quoted
-        return str(sum(1 for ch in word if ch == letter))
-    if task == "extreme":
-        values = [int(x) for x in _listed(prompt)]
-        return str(max(values) if "largest" in prompt else min(values))
-    if task == "sort_numbers":
-        values = [int(x) for x in _listed(prompt)]
-        return ", ".join(map(str, sorted(values, reverse="largest to smallest" in prompt)))
-    if task == "sort_words":
-        return ", ".join(sorted(_listed(prompt)))
-    if task == "reverse_list":
-        return ", ".join(reversed(_listed(prompt)))
-    if task == "reverse_word":
-        return "".join(reversed(quoted[0]))
-    if task == "uppercase":
-        return quoted[0].upper()
-    if task == "first_letter":
-        return quoted[0][:1]
-    raise AssertionError(f"test does not know task {task}")
 
 
 def test_same_seed_same_challenges_and_different_seed_different() -> None:
@@ -92,13 +46,12 @@ def test_counts_kinds_ids_and_sampling_params() -> None:
         build_challenges(random.Random(5), -1, 0)
 
 
-def test_every_expected_answer_is_correct_and_accepted_by_its_parser() -> None:
+def test_every_expected_answer_is_accepted_by_its_parser() -> None:
+    # Correctness of each family's expected answer is checked in tests/test_validator_tasks.py.
     challenges = build_challenges(random.Random(2024), 600, 0)
-    assert {c.task for c in challenges} == set(EXACT_TASKS)  # every generator exercised
+    assert {c.task for c in challenges} == set(EXACT_TASKS)  # every family exercised
     for c in challenges:
         assert c.expected is not None and c.answer_type is not None
-        prompt = c.messages[-1]["content"]
-        assert c.expected == recompute(c.task, prompt), prompt
         assert check_answer(c.answer_type, c.expected, c.expected), c
         assert check_answer(c.answer_type, f"The answer is {c.expected}.", c.expected), c
         assert not check_answer(c.answer_type, "", c.expected)
@@ -113,7 +66,7 @@ def test_wrong_answers_to_generated_challenges_are_rejected() -> None:
         elif c.answer_type in ("word", "word_cased"):
             wrong = [c.expected + "x", "x" + c.expected]
             if c.answer_type == "word_cased":
-                wrong.append(c.expected.lower())
+                wrong.append(c.expected.swapcase())
         elif c.answer_type == "int_list":
             items = c.expected.split(", ")
             wrong = [", ".join(items[::-1]), ", ".join(items[:-1]), ", ".join([*items, "7"])]
@@ -126,8 +79,8 @@ def test_wrong_answers_to_generated_challenges_are_rejected() -> None:
 
 def test_open_prompts_vary() -> None:
     challenges = build_challenges(random.Random(9), 0, 60)
-    assert len({c.messages[-1]["content"] for c in challenges}) >= 55
-    assert len({c.task for c in challenges}) >= 8
+    assert len({c.messages[-1]["content"] for c in challenges}) == 60
+    assert len({c.task for c in challenges}) >= 6
 
 
 def test_miner_seed_is_stable_and_differs_per_miner() -> None:

@@ -12,7 +12,10 @@ How a response is narrowed to its answer (every parser does the same first steps
    marker the whole response is.
 3. A number answer is the first number of the span after a marker, otherwise the last number of the response.
    Digits win over spelled-out numbers ("forty-two" counts only when the span holds no digits).
-4. A word answer is the last word of the span's first sentence after a marker, otherwise the last word.
+4. A word answer is the last word of the span's first sentence after a marker, otherwise the last word. When
+   the expected word belongs to a closed class of answers (weekdays, months, the task generators' names, cities,
+   pets, instruments, sports, jobs), a response that names exactly one member of that class, and it is the
+   expected one, is also right ("Anna is the tallest."); naming two or more ("Anna or Ben") never is.
 5. A list answer is read from the last paragraph of the span that holds any item; every item found counts, so
    an echoed unsorted list in the same paragraph makes the answer wrong.
 
@@ -21,6 +24,7 @@ Everything here is pure and deterministic.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection
@@ -164,6 +168,27 @@ def parse_word_list(text: str, vocabulary: Collection[str]) -> list[str] | None:
     return items(paragraphs[-1]) if paragraphs else None
 
 
+@functools.cache
+def _classes() -> tuple[frozenset[str], ...]:
+    # Imported late: validators.tasks imports this module.
+    from validators.tasks import text
+
+    return tuple(frozenset(w.casefold() for w in getattr(text, name)) for name in text.ANSWER_CLASSES)
+
+
+def names_only(text: str, expected: str) -> bool:
+    """Whether ``text`` names exactly one member of the closed answer class of ``expected``, and it is ``expected``.
+
+    False when ``expected`` is in no class or in more than one (then the rule does not apply).
+    """
+    wanted = expected.casefold()
+    classes = [c for c in _classes() if wanted in c]
+    if len(classes) != 1:
+        return False
+    named = {w.casefold() for w in _WORD_RE.findall(normalise(text))} & classes[0]
+    return named == {wanted}
+
+
 def format_list(items: list[int] | list[str]) -> str:
     """The canonical written form of an expected list: items joined by ", "."""
     return ", ".join(str(i) for i in items)
@@ -179,7 +204,7 @@ def check_answer(answer_type: AnswerType, text: str, expected: str) -> bool:
         return parse_int(text) == int(expected)
     if answer_type == "word":
         word = parse_word(text)
-        return word is not None and word.casefold() == expected.casefold()
+        return (word is not None and word.casefold() == expected.casefold()) or names_only(text, expected)
     if answer_type == "word_cased":
         return parse_word(text) == expected
     if answer_type == "int_list":
