@@ -320,7 +320,8 @@ class Engine:
         return batch, rows
 
     def _emit(self, slots: list[Slot], logits: torch.Tensor) -> None:
-        chosen = choose_tokens(logits, [s.request.sampling for s in slots], [s.generator for s in slots])
+        chosen = choose_tokens(logits, [s.request.sampling for s in slots], [s.seed for s in slots],
+                               [len(s.token_ids) for s in slots])
         now = self._clock()
         for slot, (token_id, logprob) in zip(slots, chosen, strict=True):
             slot.add_token(token_id, logprob, now)

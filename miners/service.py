@@ -27,6 +27,7 @@ from subnet.auth.server_interceptor import current_caller
 from subnet.models import ChatMessage
 from subnet.proto import subnet_pb2 as pb
 from subnet.proto import subnet_pb2_grpc as pb_grpc
+from subnet.seed_binding import bind_seed
 
 log = logging.getLogger(__name__)
 VERSION = "subnet-miner/0.1"
@@ -46,10 +47,13 @@ _STATUS = [
 ]
 
 
-def to_request(message: pb.GenerateRequest, max_new_tokens: int, temperature_floor: float = 0.0) -> GenerationRequest:
+def to_request(message: pb.GenerateRequest, max_new_tokens: int, temperature_floor: float = 0.0,
+               hotkey_ss58: str | None = None) -> GenerationRequest:
     """The engine's request for a wire request; 0 means "the default" for max_new_tokens and top_p.
 
-    max_new_tokens above our limit is clamped (as the proto documents), not refused: the answer ends at the limit.
+    max_new_tokens above our limit is clamped (as the proto documents), not refused: the answer ends at the limit
+    (and a validator's spot check then fails it as cut short). With ``hotkey_ss58`` (the serving miner's), the
+    request's seed is bound to that hotkey (``subnet.seed_binding``), as validators expect.
     """
     sampling = SamplingParams(
         max_new_tokens=min(message.max_new_tokens or max_new_tokens, max_new_tokens),
@@ -57,7 +61,7 @@ def to_request(message: pb.GenerateRequest, max_new_tokens: int, temperature_flo
         temperature=float(message.temperature) if message.temperature < 0 else max(float(message.temperature),
                                                                                    temperature_floor),
         top_p=float(message.top_p) if message.top_p else 1.0,
-        seed=message.seed,
+        seed=bind_seed(message.seed, hotkey_ss58) if hotkey_ss58 is not None else message.seed,
     )
     messages = tuple(ChatMessage(m.role, m.content) for m in message.messages)
     if any(m.role not in ("system", "user", "assistant") for m in messages):
@@ -83,7 +87,7 @@ class MinerService(pb_grpc.MinerServicer):
         )
 
     async def _events(self, message: pb.GenerateRequest, context: grpc.aio.ServicerContext):
-        request = to_request(message, self.generator.max_new_tokens, self.temperature_floor)
+        request = to_request(message, self.generator.max_new_tokens, self.temperature_floor, self.hotkey_ss58)
         caller = current_caller()
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None else None

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from miners.backend import Completion, FinishReason, GenerationRequest, TokenEvent
-from miners.decoding import IncrementalText, make_generator
+from miners.decoding import IncrementalText
+from subnet.sampling import random_seed
 
 if TYPE_CHECKING:
     from miners.backend import Backend
@@ -42,7 +43,8 @@ class Slot:
         self.admitted_at: float | None = None
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
-        self.generator = make_generator(request.sampling.seed)
+        # The sampler's noise is keyed by (seed, position): a request without a seed gets a fresh random one.
+        self.seed = request.sampling.seed if request.sampling.seed is not None else random_seed()
         self._text = IncrementalText(backend.detokenize)
         self._deltas: list[str] = []
         self.token_ids: list[int] = []

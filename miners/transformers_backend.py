@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from miners.kv_cache import GrowingCache, HFKVBatch
-from subnet.model_loading import LoadedModel, load_model
+from subnet.model_loading import LoadedModel, end_token_ids, load_model
 from subnet.models import DEFAULT_CACHE_DIR, ChatMessage, encode_prompt
 
 
@@ -38,7 +38,7 @@ class TransformersBackend:
         self.identity = loaded.identity
         self.device = loaded.device
         self.dtype = loaded.dtype
-        self.eos_token_ids = _eos_ids(loaded)
+        self.eos_token_ids = end_token_ids(loaded)
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 2048))
         # Any in-vocabulary id works for padding: padded positions are masked out.
         pad = self.tokenizer.pad_token_id
@@ -174,11 +174,3 @@ class TransformersBackend:
         batch.next_pos = batch.next_pos + 1
         return out.logits[:, -1].float().cpu()  # [B, V]
 
-
-def _eos_ids(loaded: LoadedModel) -> frozenset[int]:
-    """Every id that ends a sequence: the tokenizer's EOS plus the generation config's (may be a list)."""
-    ids = {loaded.tokenizer.eos_token_id}
-    generation_config = getattr(loaded.model, "generation_config", None)
-    configured = getattr(generation_config, "eos_token_id", None)
-    ids.update(configured if isinstance(configured, list) else [configured])
-    return frozenset(int(i) for i in ids if i is not None)

@@ -215,3 +215,15 @@ def load_model(
         device=torch_device,
         dtype=torch_dtype,
     )
+
+
+def end_token_ids(loaded: LoadedModel) -> frozenset[int]:
+    """Every id that ends a sequence: the tokenizer's EOS plus the generation config's (may be a list).
+
+    A miner stops after sampling one of them; a validator checks that an answer ends exactly there.
+    """
+    ids = {loaded.tokenizer.eos_token_id}
+    generation_config = getattr(loaded.model, "generation_config", None)
+    configured = getattr(generation_config, "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return frozenset(int(i) for i in ids if i is not None)

@@ -240,19 +240,27 @@ def encode_prompt(tokenizer: Any, messages: Sequence[ChatMessage] = (), prompt: 
 
 @dataclass(frozen=True)
 class TeacherForced:
-    """Per completion token: the log-probability the model gives it, and the model's argmax at that step."""
+    """Per completion token: the log-probability the model gives it, and the model's argmax at that step.
+
+    ``logits`` ([C, V] float32 CPU tensor) holds the raw logits predicting each completion token when they were
+    asked for (``with_logits``), so a validator can recompute the sampler's choice at every position.
+    """
 
     logprobs: tuple[float, ...]
     argmax_ids: tuple[int, ...]
     gaps: tuple[float, ...] = ()  # nats between the argmax's log-prob and the chosen token's (0 when it is the argmax)
+    logits: Any = None
 
 
-def teacher_forced_logprobs(model: Any, prompt_ids: Sequence[int], completion_ids: Sequence[int]) -> TeacherForced:
+def teacher_forced_logprobs(model: Any, prompt_ids: Sequence[int], completion_ids: Sequence[int], *,
+                            with_logits: bool = False) -> TeacherForced:
     """Score ``completion_ids`` after ``prompt_ids`` with one forward pass of ``model``.
 
     Guarantees: ``logprobs[i]`` is log_softmax of the raw logits (temperature 1, no top-p) predicting
     completion token ``i``, computed in float32 — the same definition a miner reports; ``argmax_ids[i]`` is
-    what greedy decoding would have picked there.
+    what greedy decoding would have picked there. Only the completion's C positions get logits (the language
+    model head runs on C + 1 positions, not on the prompt), so memory is C x vocabulary floats, bounded by the
+    caller's bound on C.
     """
     import torch
 
@@ -261,9 +269,10 @@ def teacher_forced_logprobs(model: Any, prompt_ids: Sequence[int], completion_id
     device = next(model.parameters()).device
     ids = torch.tensor([list(prompt_ids) + list(completion_ids)], device=device)  # [1, P+C]
     with torch.inference_mode():
-        logits = model(input_ids=ids).logits[0]  # [P+C, V]
-    # Position t predicts token t+1, so the completion is predicted by positions P-1 .. P+C-2.
-    predicting = logits[len(prompt_ids) - 1 : -1].float()  # [C, V]
+        logits = model(input_ids=ids, logits_to_keep=len(completion_ids) + 1).logits[0]  # [C+1, V]
+    # Position t predicts token t+1, so the completion is predicted by positions P-1 .. P+C-2: all kept rows
+    # but the last.
+    predicting = logits[:-1].float()  # [C, V]
     logprobs = torch.log_softmax(predicting, dim=-1)
     targets = torch.tensor(list(completion_ids), device=device)
     chosen = logprobs.gather(1, targets[:, None])[:, 0]  # [C]
@@ -271,4 +280,5 @@ def teacher_forced_logprobs(model: Any, prompt_ids: Sequence[int], completion_id
         logprobs=tuple(chosen.tolist()),
         argmax_ids=tuple(predicting.argmax(dim=-1).tolist()),
         gaps=tuple((logprobs.max(dim=-1).values - chosen).tolist()),
+        logits=predicting.cpu() if with_logits else None,
     )

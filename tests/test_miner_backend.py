@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from miners.backend import GenerationRequest, InvalidRequestError, SamplingParams
-from miners.decoding import IncrementalText, choose_tokens, make_generator, validate_request
+from miners.decoding import IncrementalText, choose_tokens, validate_request
 from miners.engine import Engine, EngineSettings
 from miners.transformers_backend import TransformersBackend
 from subnet.model_loading import cpu_has_native_bf16, load_model, resolve_device, resolve_dtype
@@ -203,20 +203,23 @@ def test_prompt_limits_are_enforced() -> None:
 def test_sampling_choice_follows_seed_temperature_and_top_p() -> None:
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]] * 2))
     greedy = SamplingParams(temperature=0)
-    assert choose_tokens(logits[:1], [greedy], [make_generator(None)])[0][0] == 0
+    assert choose_tokens(logits[:1], [greedy], [5], [0])[0][0] == 0
     hot = SamplingParams(temperature=1.0, seed=5)
 
     def draws(seed: int, params: SamplingParams) -> list[int]:
-        generator = make_generator(seed)
-        return [choose_tokens(logits[:1], [params], [generator])[0][0] for _ in range(200)]
+        """The choices at positions 0..199 of one request: the noise is fresh at every position."""
+        return [choose_tokens(logits[:1], [params], [seed], [i])[0][0] for i in range(200)]
 
     assert draws(5, hot) == draws(5, hot)
     assert draws(5, hot) != draws(6, hot)
     counts = [draws(5, hot).count(t) for t in range(4)]
     assert counts[0] > counts[1] > counts[2] > 0  # follows the distribution
     assert set(draws(5, SamplingParams(temperature=1.0, top_p=0.6))) == {0, 1}  # 0.5 < 0.6 <= 0.8
-    token, logprob = choose_tokens(logits[:1], [SamplingParams(temperature=5.0, top_p=0.1)], [make_generator(1)])[0]
+    token, logprob = choose_tokens(logits[:1], [SamplingParams(temperature=5.0, top_p=0.1)], [1], [0])[0]
     assert token == 0 and logprob == pytest.approx(math.log(0.5), abs=1e-6)  # raw logits, not tempered
+    # Rows of one batch are independent: each row's choice is what it gets alone.
+    batch = choose_tokens(logits, [hot, hot], [5, 6], [3, 3])
+    assert [t for t, _ in batch] == [choose_tokens(logits[:1], [hot], [s], [3])[0][0] for s in (5, 6)]
 
 
 def test_incremental_text_never_splits_a_character(tiny: TransformersBackend) -> None:

@@ -220,11 +220,11 @@ async def test_a_reply_with_far_more_tokens_than_asked_is_a_lie_caught_without_t
     forced: list[int] = []  # completion tokens of every teacher-forced pass
     real = reference_module.teacher_forced_logprobs
 
-    def recording(model, prompt_ids, completion_ids):
+    def recording(model, prompt_ids, completion_ids, **kwargs):
         forced.append(len(completion_ids))
         if len(completion_ids) > bound:  # ~0.5 MB per token: never run it here either
             raise AssertionError(f"teacher-forced {len(completion_ids)} tokens of a {asked}-token request")
-        return real(model, prompt_ids, completion_ids)
+        return real(model, prompt_ids, completion_ids, **kwargs)
 
     monkeypatch.setattr(reference_module, "teacher_forced_logprobs", recording)
     me = Keypair.generate()
@@ -259,8 +259,8 @@ async def test_a_reply_with_far_more_tokens_than_asked_is_a_lie_caught_without_t
     assert len(forced) == 1 and 0 < forced[0] <= bound, forced
     # What the check itself does with such a reply: it fails it and evaluates no position.
     prompt = [{"role": "user", "content": "What is 2 + 2?"}]
-    verdict = reference.verify(prompt, flood.response.text, tokens, flood.response.logprobs, greedy=True,
-                               miner_dtype="float32", max_tokens=bound)
+    verdict = reference.verify(prompt, flood.response.text, tokens, flood.response.logprobs, temperature=0.0,
+                               top_p=1.0, seed=0, max_new_tokens=bound, miner_dtype="float32")
     assert not verdict.ok and verdict.positions == 0 and "30000 tokens" in verdict.reason
     assert len(forced) == 1
 

@@ -16,6 +16,7 @@ import pytest
 from consensus.weights import U16_MAX, WeightsError, process_weights, weights_to_u16
 from subnet.keys import Keypair
 from subnet.proto import subnet_pb2 as pb
+from subnet.seed_binding import bind_seed
 from validators import loop as loop_module
 from validators.challenges import ChallengeSettings, build_challenges
 from validators.config import ValidatorSettings
@@ -68,13 +69,15 @@ class FakeReference:
 
     def __init__(self) -> None:
         self.checked: list[tuple[str, tuple[int, ...]]] = []
+        self.sampling: list[tuple[float, float, int, int]] = []  # what each check was told the request was
 
     def answer(self, messages, max_new_tokens: int) -> str:
         return words("ref")
 
-    def verify(self, messages, text, token_ids, logprobs, *, greedy: bool, miner_dtype: str,
-               max_tokens: int | None = None) -> Verdict:
+    def verify(self, messages, text, token_ids, logprobs, *, temperature: float, top_p: float, seed: int,
+               max_new_tokens: int, miner_dtype: str) -> Verdict:
         self.checked.append((text, tuple(token_ids)))
+        self.sampling.append((temperature, top_p, seed, max_new_tokens))
         return Verdict(bool(token_ids), "checked" if token_ids else "no tokens")
 
 
@@ -139,7 +142,7 @@ def test_probe_request_ids_are_not_the_targets_own() -> None:
 
 async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     me = Keypair.generate()
-    hotkeys = [me.ss58_address, "honest", "relay", "tokenless", "other"]
+    hotkeys = [me.ss58_address, *(Keypair.generate().ss58_address for _ in range(4))]  # honest, relay, tokenless, other
     validator, _ = make_validator(tmp_path, hotkeys, me, n_exact=0, n_open=1, probes_per_step=40,
                                   verify_fraction=1.0)
     sent: list[Query] = []
@@ -170,13 +173,31 @@ async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeyp
     assert (words("ref"), ()) in validator.reference.checked
     assert validator.state.penalised(3, report.step + 1)
     assert report.rewards[1] > 0
+    # These answers were sampled (temperature 0.7), and every one was checked against the request its miner was
+    # sent: the float32 temperature and top_p on the wire, that miner's own seed bound to its hotkey (as the miner
+    # samples), the same length bound.
+    scored = [q for q in sent if q.probe_of is None]
+    assert {q.challenge.temperature for q in scored} == {0.7}
+    assert sorted(validator.reference.sampling) == sorted(
+        (request_of(q).temperature, request_of(q).top_p, bind_seed(q.seed, q.hotkey), q.challenge.max_new_tokens)
+        for q in scored)
+    assert len({seed for _, _, seed, _ in validator.reference.sampling}) == len(scored)
+
+
+def test_most_answers_are_verified_by_default() -> None:
+    assert ValidatorSettings().verify_fraction >= 0.8
+
+
+def _miner_hotkeys(n: int) -> list[str]:
+    """Real addresses: miners sample with the request's seed bound to their hotkey, so the check needs one."""
+    return [Keypair.generate().ss58_address for _ in range(n)]
 
 
 async def test_a_spot_check_that_cannot_run_costs_that_query_only(tmp_path: Path, monkeypatch) -> None:
     """The reference raising on one miner's answer (e.g. torch refusing its tokens) scores that query 0, as a
     failed call would; it is not a lie, and the step goes on for everyone."""
     me = Keypair.generate()
-    validator, _ = make_validator(tmp_path, [me.ss58_address, "hk1", "hk2"], me, n_exact=0, n_open=1,
+    validator, _ = make_validator(tmp_path, [me.ss58_address, *_miner_hotkeys(2)], me, n_exact=0, n_open=1,
                                   probes_per_step=0, verify_fraction=1.0)
     reference = validator.reference
     verify = reference.verify
@@ -202,7 +223,7 @@ async def test_a_spot_check_that_cannot_run_costs_that_query_only(tmp_path: Path
 
 async def test_a_reregistered_uid_weighs_zero_before_the_next_step(tmp_path: Path, monkeypatch) -> None:
     me = Keypair.generate()
-    validator, chain = make_validator(tmp_path, [me.ss58_address, "hk1", "hk2"], me, n_exact=0, n_open=1,
+    validator, chain = make_validator(tmp_path, [me.ss58_address, *_miner_hotkeys(2)], me, n_exact=0, n_open=1,
                                       probes_per_step=0)
 
     async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:

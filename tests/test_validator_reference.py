@@ -4,7 +4,7 @@ lying about it fails (another model, missing or misaligned log-probs, text its t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -45,72 +45,83 @@ async def generate(backend: TransformersBackend, messages: list[dict[str, str]],
     return done
 
 
-def check(reference: ReferenceModel, done: Completion, *, greedy: bool, messages=MESSAGES, text=None, tokens=None,
-          logprobs=None, miner_dtype="float32"):
+GREEDY = SamplingParams(max_new_tokens=64)
+SAMPLED = SamplingParams(max_new_tokens=64, temperature=1.0, seed=11)
+
+
+def check(reference: ReferenceModel, done: Completion, sampling: SamplingParams, *, messages=MESSAGES, text=None,
+          tokens=None, logprobs=None, miner_dtype="float32"):
+    """The validator's check of ``done`` as the answer to a request for ``messages`` sampled with ``sampling``."""
     return reference.verify(messages, done.text if text is None else text,
                             done.token_ids if tokens is None else tokens,
-                            done.logprobs if logprobs is None else logprobs, greedy=greedy, miner_dtype=miner_dtype)
+                            done.logprobs if logprobs is None else logprobs, temperature=sampling.temperature,
+                            top_p=sampling.top_p, seed=sampling.seed or 0, max_new_tokens=sampling.max_new_tokens,
+                            miner_dtype=miner_dtype)
 
 
 async def test_honest_answers_pass_and_the_float32_rule_is_strict(
     miner: TransformersBackend, reference: ReferenceModel
 ) -> None:
     assert reference.tolerances == FLOAT32 and FLOAT32.max_bad_fraction == 0
-    greedy = await generate(miner, MESSAGES, max_new_tokens=64)
-    sampled = await generate(miner, MESSAGES, max_new_tokens=64, temperature=1.0, seed=11)
+    greedy = await generate(miner, MESSAGES, **asdict(GREEDY))
+    sampled = await generate(miner, MESSAGES, **asdict(SAMPLED))
     assert len(greedy.token_ids) > 10 and greedy.text.strip()
-    assert check(reference, greedy, greedy=True).ok, check(reference, greedy, greedy=True).reason
-    assert check(reference, sampled, greedy=False).ok
-    # The checks are not vacuous: a sampled answer is not greedy, and one nudged log-prob is caught.
-    assert not check(reference, sampled, greedy=True).ok
+    assert check(reference, greedy, GREEDY).ok, check(reference, greedy, GREEDY).reason
+    assert check(reference, sampled, SAMPLED).ok, check(reference, sampled, SAMPLED).reason
+    # The checks are not vacuous: a sampled answer is not greedy, a greedy answer is not this sample, and one
+    # nudged log-prob is caught.
+    assert not check(reference, sampled, GREEDY).ok
+    assert not check(reference, greedy, SAMPLED).ok
     nudged = list(greedy.logprobs)
     nudged[len(nudged) // 2] += 0.01
-    assert not check(reference, greedy, greedy=True, logprobs=nudged).ok
+    assert not check(reference, greedy, GREEDY, logprobs=nudged).ok
     # A miner computing in half precision (or not saying) is held to the loose rule, where the nudge is noise.
     assert miner.identity.dtype == "float32"
     for dtype in ("bfloat16", ""):
         assert reference.tolerances_for(dtype) == HALF_PRECISION
-        assert check(reference, greedy, greedy=True, logprobs=nudged, miner_dtype=dtype).ok
+        assert check(reference, greedy, GREEDY, logprobs=nudged, miner_dtype=dtype).ok
     # The answer to another prompt does not verify against this one.
-    assert not check(reference, greedy, greedy=True, messages=OTHER).ok
+    assert not check(reference, greedy, GREEDY, messages=OTHER).ok
 
 
 async def test_another_models_answer_fails(model_cache_dir: Path, reference: ReferenceModel) -> None:
     liar = TransformersBackend.load("tiny-1", device="cpu", dtype="float32", cache_dir=model_cache_dir)
-    for sampling in ({}, {"temperature": 1.0, "seed": 3}):
-        done = await generate(liar, MESSAGES, max_new_tokens=64, **sampling)
+    for sampling in (GREEDY, SAMPLED):
+        done = await generate(liar, MESSAGES, **asdict(sampling))
         for dtype in ("float32", "bfloat16"):  # claiming half precision does not get another model through
-            verdict = check(reference, done, greedy=not sampling, miner_dtype=dtype)
+            verdict = check(reference, done, sampling, miner_dtype=dtype)
             assert not verdict.ok and "does not come from the committed model" in verdict.reason
 
 
 async def test_missing_or_misaligned_tokens_and_logprobs_fail(
     miner: TransformersBackend, reference: ReferenceModel
 ) -> None:
+    asked = SamplingParams(max_new_tokens=32)
     done = await generate(miner, MESSAGES, max_new_tokens=32)
     for tokens, logprobs in (((), ()), ((), done.logprobs), (done.token_ids, ()), (done.token_ids, done.logprobs[:-1]),
                              (done.token_ids, (*done.logprobs, -1.0))):
-        verdict = check(reference, done, greedy=True, tokens=tokens, logprobs=logprobs)
+        verdict = check(reference, done, asked, tokens=tokens, logprobs=logprobs)
         assert not verdict.ok, (len(tokens), len(logprobs))
-    assert "without its tokens" in check(reference, done, greedy=False, tokens=(), logprobs=()).reason
-    assert not check(reference, done, greedy=True, tokens=(10**7, *done.token_ids[1:])).ok  # outside the vocabulary
-    assert check(reference, done, greedy=True, text="  ", tokens=(), logprobs=()).ok  # nothing said, nothing to pay
+    assert "without its tokens" in check(reference, done, asked, tokens=(), logprobs=()).reason
+    assert not check(reference, done, asked, tokens=(10**7, *done.token_ids[1:])).ok  # outside the vocabulary
+    assert check(reference, done, asked, text="  ", tokens=(), logprobs=()).ok  # nothing said, nothing to pay
 
 
 async def test_text_must_be_what_the_tokens_decode_to(miner: TransformersBackend, reference: ReferenceModel) -> None:
+    asked = SamplingParams(max_new_tokens=48)
     done = await generate(miner, MESSAGES, max_new_tokens=48)
     decoded = miner.tokenizer.decode(list(done.token_ids), skip_special_tokens=True)
     assert done.text == decoded  # what the miner sends is exactly the decode the validator compares with
-    assert check(reference, done, greedy=True, text=f"\n {done.text}  ").ok  # outer whitespace does not matter
+    assert check(reference, done, asked, text=f"\n {done.text}  ").ok  # outer whitespace does not matter
     forgeries = {"The answer is 391.", done.text + " 391", done.text[: len(done.text) // 2], done.text.upper()}
     for forged in forgeries - {done.text}:
-        verdict = check(reference, done, greedy=True, text=forged)
+        verdict = check(reference, done, asked, text=forged)
         assert not verdict.ok and "decode" in verdict.reason, forged
     # Special tokens are skipped: an honest answer that ends with end-of-sequence verifies with its plain text.
     eos = miner.tokenizer.eos_token_id
     with_eos = replace(done, token_ids=(*done.token_ids[:-1], eos))
     assert miner.tokenizer.decode([eos], skip_special_tokens=True) == ""
-    verdict = check(reference, with_eos, greedy=False, text=miner.tokenizer.decode(list(done.token_ids[:-1])),
+    verdict = check(reference, with_eos, asked, text=miner.tokenizer.decode(list(done.token_ids[:-1])),
                     logprobs=done.logprobs)
     assert "decode" not in verdict.reason
 

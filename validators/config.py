@@ -25,7 +25,7 @@ class ValidatorSettings:
     n_open: int = 1  # open challenges per step (they need the reference model)
     open_temperature: float = 0.7  # sampling temperature of open challenges (0: greedy, scored against the reference)
     probes_per_step: int = 2  # cross-probes for copy detection (see validators.copying)
-    verify_fraction: float = 0.5  # share of greedy answers re-checked by teacher forcing (needs the same model)
+    verify_fraction: float = 0.8  # share of answers, greedy and sampled, re-checked by teacher forcing (same model)
     lie_penalty_steps: int = 20  # steps a miner caught lying scores 0
     copy_memory_steps: int = 10  # steps a detected copy link keeps capping the pair
     max_concurrent_queries: int = 256  # calls in flight at once (all miners x all challenges fit, below ~256)

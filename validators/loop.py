@@ -22,10 +22,11 @@ from pathlib import Path
 from subnet.chain.client import ChainClient
 from subnet.keys import Keypair
 from subnet.metagraph import Axon, Metagraph
+from subnet.seed_binding import bind_seed
 from validators.challenges import Challenge, ChallengeSettings, build_challenges, miner_seed
 from validators.config import ValidatorSettings
 from validators.copying import apply_copy_penalty, link_groups, normalise_for_copy
-from validators.querying import MinerClients, Outcome, Query, run_query
+from validators.querying import MinerClients, Outcome, Query, request_of, run_query
 from validators.reference import ReferenceModel
 from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
 from validators.setter import OUTDATED, WeightSetter
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 MIN_COPY_WORDS = 12
 UNSCORABLE = "unscorable reply"
 UNVERIFIABLE = "unverifiable reply"
+FAILED_CHECK = "answer cut short"  # fails its spot check in a way an honest miner can (see Verdict.lie)
 # What teacher forcing a miner's reply can raise on input that passed verify's own checks (torch reports bad
 # shapes and exhausted memory as RuntimeError, bad indices as IndexError; tokenizers raise the others).
 VERIFY_ERRORS = (ValueError, TypeError, IndexError, OverflowError, RuntimeError)
@@ -245,19 +247,30 @@ class Validator:
                     caught[uid] = "its answer names another model than its commitment"
                     break
                 asked = o.query.challenge.max_new_tokens
-                if len(o.token_ids) > asked + 1:
+                if len(o.token_ids) > asked:  # the end token counts toward max_new_tokens
                     caught[uid] = f"{len(o.token_ids)} tokens in an answer to a request for at most {asked}"
                     break
                 if rng.random() >= self.settings.verify_fraction:
                     continue
+                sent = request_of(o.query)  # greedy or sampled: the exact temperature, top_p and seed we sent
                 try:
+                    # The miner samples with our seed bound to its own hotkey (subnet.seed_binding): a relay's
+                    # answer, sampled under its source's key, fails here.
+                    seed = bind_seed(sent.seed, o.query.hotkey)
                     verdict = await asyncio.to_thread(
                         self.reference.verify, o.query.challenge.messages, o.response.text, o.token_ids, o.logprobs,
-                        greedy=o.query.challenge.temperature == 0, miner_dtype=o.model_dtype, max_tokens=asked + 1)
+                        temperature=sent.temperature, top_p=sent.top_p, seed=seed,
+                        max_new_tokens=sent.max_new_tokens, miner_dtype=o.model_dtype)
                 except VERIFY_ERRORS as exc:
                     log.debug("uid %d: its answer to %s cannot be spot-checked, it scores 0 (%s: %s)", uid,
                               o.query.challenge.id, type(exc).__name__, exc)
                     failures[UNVERIFIABLE] += 1
+                    unverifiable.add(id(o))
+                    continue
+                if not verdict.ok and not verdict.lie:
+                    log.debug("uid %d: its answer to %s fails its check, it scores 0 (%s)", uid, o.query.challenge.id,
+                              verdict.reason)
+                    failures[FAILED_CHECK] += 1
                     unverifiable.add(id(o))
                     continue
                 if not verdict.ok:

@@ -79,7 +79,7 @@ async def scenario_abuse(root: Path, report: Report, *, calls: int, flood_count:
     try:
         net.start_chain()
         await net.register(NAMES, {"validator": 500, "good": 500})
-        net.start_miner("miner", ["--model", "tiny", "--max-new-tokens", "32"])
+        net.start_miner("miner", ["--model", "tiny", "--max-new-tokens", "96"])
         net.start_validator("validator", ["--reference-model", "tiny", "--timeout-s", "5", "--step-interval-s", "3",
                                           "--n-exact", "0", "--n-open", "1", "--open-temperature", "0",
                                           "--verify-fraction", "0.2", "--seed", "5"])
