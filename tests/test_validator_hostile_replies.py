@@ -28,6 +28,7 @@ from miners.generators import EngineGenerator
 from miners.service import MinerService
 from miners.transformers_backend import TransformersBackend
 from subnet.auth.policy import MetagraphPolicy
+from subnet.chain.calls import AdmittedModel
 from subnet.chain.client import ChainClient
 from subnet.chain.params import Hyperparameters
 from subnet.keys import Keypair
@@ -123,7 +124,9 @@ class LocalSubnet:
     neurons: list[pb.NeuronInfo]
 
     async def metagraph(self, include_matrices: bool = False) -> pb.MetagraphResponse:
-        return pb.MetagraphResponse(block=100, tempo=10, neurons=self.neurons)
+        # Every miner's commitment is admitted: what is tested here is how replies are handled.
+        admitted = [pb.AdmittedModel(model_hash=h, name="test model") for h in {n.model_hash for n in self.neurons} if h]
+        return pb.MetagraphResponse(block=100, tempo=10, neurons=self.neurons, admitted_models=admitted)
 
     async def close(self) -> None:
         pass
@@ -286,6 +289,7 @@ async def test_a_validator_with_an_older_version_key_sets_no_weights_but_keeps_s
             await client.register(keys.colds[1], miner_key)
             await client.add_stake(keys.colds[0], me.ss58_address, 1000 * TOKEN)
             await client.serve(miner_key, f"127.0.0.1:{port}", "oracle", "0" * 64)
+            await client.set_admitted_models(keys.owner_cold, [AdmittedModel("0" * 64, "oracle")])
             await _wait_for_permit(client, me.ss58_address)
             settings = ValidatorSettings(chain_endpoint=chain.endpoint, state_dir=tmp_path / "vstate", seed=seed,
                                          n_exact=n_exact, n_open=0, probes_per_step=0, timeout_s=10, version_key=1)

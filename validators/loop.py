@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 MIN_COPY_WORDS = 12
 UNSCORABLE = "unscorable reply"
 UNVERIFIABLE = "unverifiable reply"
+NOT_ADMITTED = "model not admitted"  # the miner's committed model is not one the subnet pays for
+WRONG_DTYPE = "precision not admitted"  # the admitted model requires another declared dtype
 FAILED_CHECK = "answer cut short"  # fails its spot check in a way an honest miner can (see Verdict.lie)
 # What teacher forcing a miner's reply can raise on input that passed verify's own checks (torch reports bad
 # shapes and exhausted memory as RuntimeError, bad indices as IndexError; tokenizers raise the others).
@@ -128,7 +130,7 @@ class Validator:
         refs = {ch.id: next(reference_texts) for ch in challenges if ch.kind == "open"}
         failures = Counter(o.response.error for o in outcomes if o.response.error is not None)
 
-        scored = [o for o in outcomes if o.query.probe_of is None]
+        scored = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is None]
         # Spot checks first: an answer the check could not process scores 0, as a failed call would.
         liars, unverifiable = await self._spot_check(rng, graph, scored, failures)
         scored = [replace(o, response=Response.failed(UNVERIFIABLE)) if id(o) in unverifiable else o for o in scored]
@@ -163,6 +165,31 @@ class Validator:
                  f"; caught lying: {list(liars)}" if liars else "", f"; copies: {groups}" if groups else "",
                  f"; failed queries: {dict(sorted(failures.items()))}" if failures else "")
         return report
+
+    def admitted_hashes(self, graph: Metagraph) -> set[str]:
+        """The models a miner can be paid for: the owner's admitted list on chain; while the chain admits none, the
+        model this validator holds itself (so committing to an unknown hash never escapes verification)."""
+        if graph.admitted_models:
+            return {m.model_hash for m in graph.admitted_models}
+        return {self.reference.weights_sha256} if self.reference is not None else set()
+
+    def _admission(self, graph: Metagraph, outcome: Outcome, failures: Counter[str]) -> Outcome:
+        """``outcome``, or a failed one (it scores 0) when the miner's committed model is not admitted, or its
+        answer declares another precision than the admitted model requires."""
+        if outcome.response.error is not None:
+            return outcome
+        committed = graph.axons[outcome.query.uid].model_hash
+        reason = None
+        if committed not in self.admitted_hashes(graph):
+            reason = NOT_ADMITTED
+        else:
+            policy = graph.admitted(committed)
+            if policy is not None and policy.dtype and outcome.model_dtype != policy.dtype:
+                reason = WRONG_DTYPE
+        if reason is None:
+            return outcome
+        failures[reason] += 1
+        return replace(outcome, response=Response.failed(reason))
 
     async def _query(self, query: Query, semaphore: asyncio.Semaphore) -> Outcome:
         """``run_query``, which turns every failure a miner can cause into a failed ``Outcome``; should a reply
