@@ -134,6 +134,11 @@ async def test_a_pinned_client_accepts_only_answers_signed_by_the_genesis_node_k
         assert proc.stop(timeout_s=10) == 0, proc.output()
 
 
+def test_a_pin_that_is_not_an_address_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="not an SS58 address"):
+        ChainClient("127.0.0.1:1", node_address="5" * 47)
+
+
 def test_the_node_refuses_to_start_under_a_key_the_genesis_does_not_name(tmp_path: Path) -> None:
     keys = DevKeys()
     load_or_create_node_key(tmp_path / "chain")  # this node's key...

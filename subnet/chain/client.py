@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 
+from subnet import ss58
 from subnet.auth.client_interceptor import DEFAULT_UNSIGNED_PREFIXES, signing_interceptors
 from subnet.chain import calls
 from subnet.chain.codec import build_transaction, transaction_hash
@@ -73,6 +74,9 @@ class ChainClient:
         self.reconnect_budget_s = reconnect_budget_s
         credentials = tls_channel_credentials(tls_ca) if tls_ca is not None else None
         interceptors = None
+        if node_address is not None and not ss58.is_valid(node_address):
+            raise ValueError(f"the chain node address {node_address!r} is not an SS58 address (the genesis's "
+                             "node_address, or `subnet-chain --print-node-address`)")
         if node_address is not None:
             # Queries need no identity, only a fresh nonce for the node to sign over: a throwaway key does.
             # The subscription stream is left unsigned: its check could only come at the stream's end, i.e. never
