@@ -24,15 +24,19 @@ from bench.reliability.report import Report
 from consensus.emission import block_reward
 from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
 from subnet.chain.node import ChainNode, verify_header_chain
+from subnet.chain.params import Hyperparameters
 from subnet.chain.store import ChainStore
 from subnet.keys import Keypair
 from subnet.metagraph import Metagraph
 
+TRANSFER_UNITS = Hyperparameters().existential_deposit
 
 async def _sender(client: ChainClient, key: Keypair, acked: list[tuple[str, int]], stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            result = await client.transfer(key, Keypair.generate().ss58_address, 1000)
+            # Each transfer creates an account: it must carry at least the existential deposit (smaller ones are
+            # refused, so nothing would be acknowledged).
+            result = await client.transfer(key, Keypair.generate().ss58_address, TRANSFER_UNITS)
             acked.append((result.tx_hash, result.block))
         except (ChainUnavailable, TransactionRefused, OSError):
             await asyncio.sleep(0.1)
