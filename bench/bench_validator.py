@@ -32,6 +32,7 @@ from tests.proc import Proc, command
 from validators.config import ValidatorSettings
 from validators.loop import Validator
 from validators.querying import Query, request_of
+from validators.reference import ReferenceModels
 
 N_MINERS = 32
 REPEATS = 5
@@ -65,9 +66,10 @@ async def main() -> None:
             for m in miners:
                 await asyncio.to_thread(m.wait_ready, 120)
             await asyncio.sleep(4)  # every miner's access policy has seen the validator's permit
-            settings = ValidatorSettings(chain_endpoint=chain.endpoint, state_dir=tmp / "vstate", reference_model=None,
+            settings = ValidatorSettings(chain_endpoint=chain.endpoint, state_dir=tmp / "vstate", reference_models=(),
                                          n_exact=2, n_open=0, timeout_s=20, seed=1)
-            validator = Validator(settings, me, reference=None, embedder=None)
+            # No model held: echo answers are queried and decoded, then score 0 (this measures the fan-out).
+            validator = Validator(settings, me, models=ReferenceModels([]))
             await validator.step()  # warm-up: connections opened, caches filled
 
             graph = await Metagraph.sync(validator.chain)

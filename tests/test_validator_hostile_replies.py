@@ -3,17 +3,17 @@
 The miners here run the real server (``subnet.server.create_server`` with its signing interceptor) around
 handlers that misbehave: a raw-bytes handler returns bytes that are not a ``GenerateResponse`` (invalid UTF-8 in
 a string field, a corrupt wire format), which the interceptor signs like any reply, so they reach the client
-with a valid signature. Shown: one such miner never costs the other miners their step; an answer that makes the
-answer parser raise scores 0 for that miner only; a reply with far more tokens than asked is caught by the spot
-check without being teacher-forced; a validator with an older version key than the chain requires sets no
+with a valid signature. Shown: one such miner never costs the other miners their step; a well-formed reply whose
+text its tokens do not carry is a lie caught by inspection; a reply with far more tokens than asked is caught by
+the spot check without being teacher-forced; a validator with an older version key than the chain requires sets no
 weights and says so (against a real chain process); the demo router falls over from an undecodable stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -39,11 +39,11 @@ from subnet.server import ServiceBinding, service
 from subnet.testing import EchoMiner, serving
 from tests.chain_fixtures import TOKEN, DevKeys, start_chain
 from validators import reference as reference_module
-from validators.challenges import ChallengeSettings, build_challenges
+from validators.challenges import ChallengeSettings
 from validators.config import ValidatorSettings
-from validators.loop import UNSCORABLE, Validator
+from validators.loop import Validator
 from validators.querying import UNDECODABLE
-from validators.reference import ReferenceModel
+from validators.reference import ReferenceModel, ReferenceModels
 from validators.setter import OUTDATED
 
 MINER_SERVICE = pb.DESCRIPTOR.services_by_name["Miner"].full_name
@@ -51,7 +51,7 @@ BAD_UTF8 = b"\x0a\x02\xff\xfe"  # GenerateResponse.text (field 1) holding two by
 CORRUPT = b"\x0a\x7f"  # field 1 announces 127 bytes; none follow
 BAD_NESTED = b"\x4a\x04\x0a\x02\xc3\x28"  # GenerateResponse.model.name holding invalid UTF-8
 BAD_CHUNK = b"\x0a\x04" + BAD_UTF8  # GenerateChunk.delta whose text is not UTF-8
-CIRCLED_20 = "\u2473"  # NFKC turns it into "20": 2200 of them read as one 4400-digit number
+CIRCLED_20 = "\u2473"  # NFKC turns it into "20": 2200 of them read as one 4400-digit number, which breaks int()
 
 
 # --- real miners that misbehave -----------------------------------------------------------------------------
@@ -83,17 +83,6 @@ def raw_miner(reply: bytes = b"", chunks: Sequence[bytes] = (), calls: list[str]
     return ServiceBinding(None, MINER_SERVICE, add)
 
 
-class Oracle(EchoMiner):
-    """An honest miner that knows the right answers: it answers each exact challenge with its expected value."""
-
-    def __init__(self, answers: dict[str, str]) -> None:
-        super().__init__()
-        self.answers = answers
-
-    def _words(self, request: pb.GenerateRequest) -> list[str]:
-        return self.answers.get(request.messages[-1].content, "unknown").split()
-
-
 class Reply(EchoMiner):
     """A miner that returns the same (well-formed) ``GenerateResponse`` to every request."""
 
@@ -105,13 +94,20 @@ class Reply(EchoMiner):
         return self.response
 
 
-def exact_answers(seed: int, steps: range, n_exact: int) -> dict[str, str]:
-    """The expected answer of every exact challenge the validator (``seed``, no sampling) sends in ``steps``."""
-    answers = {}
-    for step in steps:
-        for ch in build_challenges(random.Random(f"{seed}:{step}"), n_exact, 0, ChallengeSettings()):
-            answers[ch.messages[-1]["content"]] = ch.expected
-    return answers
+@contextlib.asynccontextmanager
+async def tiny_engine(cache_dir: Path):
+    """The real engine serving the tiny model, as an honest miner runs it (whole answers to every challenge)."""
+    engine = Engine(TransformersBackend(load_model("tiny", device="cpu", dtype="float32", cache_dir=cache_dir)),
+                    EngineSettings(max_batch=4, max_new_tokens=ChallengeSettings().open_max_new_tokens))
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
+def honest(engine: Engine) -> Callable[[Keypair], ServiceBinding]:
+    return lambda k: service(MinerService(EngineGenerator(engine), k.ss58_address), "Miner")
 
 
 # --- a validator on a local metagraph ---------------------------------------------------------------------------
@@ -147,71 +143,63 @@ async def start_miners(stack: AsyncExitStack, me: Keypair, bindings: Sequence[Ca
 
 def local_validator(tmp_path: Path, me: Keypair, subnet: LocalSubnet, reference: ReferenceModel | None = None,
                     **settings) -> Validator:
-    s = ValidatorSettings(chain_endpoint="127.0.0.1:1", state_dir=tmp_path / "vstate", timeout_s=20,
-                          probes_per_step=0, n_open=0, **settings)
-    validator = Validator(s, me, reference=reference, embedder=None)
+    s = ValidatorSettings(**{"chain_endpoint": "127.0.0.1:1", "state_dir": tmp_path / "vstate", "timeout_s": 20,
+                             "probes_per_step": 0, "n_open": 0, **settings})
+    validator = Validator(s, me, models=ReferenceModels([reference] if reference else []))
     validator.chain = subnet
     return validator
-
-
-def seed_with_int_list_challenges(n_exact: int, steps: range) -> int:
-    """A challenge seed whose every step in ``steps`` asks for a list of numbers (the parser that can raise)."""
-    for seed in range(1000):
-        if all(any(ch.answer_type == "int_list" for ch in build_challenges(random.Random(f"{seed}:{step}"), n_exact,
-                                                                           0, ChallengeSettings()))
-               for step in steps):
-            return seed
-    raise AssertionError("no seed found")
 
 
 # --- tests ------------------------------------------------------------------------------------------------------
 
 
-async def test_undecodable_and_unscorable_replies_cost_only_their_miner(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def test_undecodable_and_untrue_replies_cost_only_their_miner(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, model_cache_dir: Path
 ) -> None:
     me = Keypair.generate()
-    n_exact, steps = 3, range(2)  # a fresh validator's first step is step 0
-    seed = seed_with_int_list_challenges(n_exact, steps)
-    oracle = Oracle(exact_answers(seed, steps, n_exact))
+    reference = ReferenceModel(load_model("tiny", device="cpu", dtype="float32", cache_dir=model_cache_dir))
+    n_exact, n_open = 2, 1
     calls: list[str] = []
-    # One in-range token, a short-enough answer: it passes every usability check and then breaks int().
-    unscorable = Reply(pb.GenerateResponse(text=CIRCLED_20 * 2200, token_ids=[1], logprobs=[0.0]))
-    bindings = [lambda k: service(oracle, "Miner"),
-                lambda k: raw_miner(BAD_UTF8, calls=calls),
-                lambda k: raw_miner(CORRUPT, calls=calls),
-                lambda k: raw_miner(BAD_NESTED, calls=calls),
-                lambda k: service(unscorable, "Miner")]
+    # One in-range token with text it does not decode to (text that would also break the exact-answer parser).
+    untrue = Reply(pb.GenerateResponse(text=CIRCLED_20 * 2200, token_ids=[1], logprobs=[0.0]))
     caplog.set_level(logging.DEBUG, logger="validators")
-    async with AsyncExitStack() as stack:
-        _, subnet = await start_miners(stack, me, bindings)
-        validator = local_validator(tmp_path, me, subnet, seed=seed, n_exact=n_exact)
+    async with tiny_engine(model_cache_dir) as engine, AsyncExitStack() as stack:
+        bindings = [honest(engine),
+                    lambda k: raw_miner(BAD_UTF8, calls=calls),
+                    lambda k: raw_miner(CORRUPT, calls=calls),
+                    lambda k: raw_miner(BAD_NESTED, calls=calls),
+                    lambda k: service(untrue, "Miner")]
+        _, subnet = await start_miners(stack, me, bindings, model_hash=reference.weights_sha256)
+        validator = local_validator(tmp_path, me, subnet, reference, seed=4, n_exact=n_exact, n_open=n_open,
+                                    verify_fraction=1.0)
         try:
             first = await validator.step()
             second = await validator.step()  # the scores do not freeze: every step completes
         finally:
             await validator.close()
 
-    honest, hostile = 1, (2, 3, 4, 5)
-    assert len(calls) == 2 * 3 * n_exact, "every undecodable miner was asked every challenge of both steps"
+    honest_uid, undecodable, liar = 1, (2, 3, 4), 5
+    n = n_exact + n_open
+    assert len(calls) == 2 * 3 * n, "every undecodable miner was asked every challenge of both steps"
     for report in (first, second):
         assert report.queried == (1, 2, 3, 4, 5)
-        assert report.rewards[honest] >= 0.85, report.rewards  # every answer right
-        assert all(report.rewards[u] == 0.0 for u in hostile), report.rewards
-        assert report.caught_lying == ()  # a broken reply is a failed query, not a lie
+        # The random-weight model answers no exact task, but its whole, verified open answer earns.
+        assert report.rewards[honest_uid] >= 0.85 * n_open / n, report.rewards
+        assert all(report.rewards[u] == 0.0 for u in (*undecodable, liar)), report.rewards
+        # A broken reply is a failed query, not a lie; the text its tokens do not carry is a lie.
+        assert report.caught_lying == (liar,)
         # The replies were signed correctly: they failed to decode, not to verify.
-        assert report.failures.get(UNDECODABLE) == 3 * n_exact, report.failures
+        assert report.failures.get(UNDECODABLE) == 3 * n, report.failures
         assert "bad response signature" not in report.failures
-        assert report.failures.get(UNSCORABLE, 0) >= 1, report.failures
     assert validator.state.step == 1
-    assert validator.state.miners[honest].score > 0
-    assert validator.failures[UNDECODABLE] == 2 * 3 * n_exact
+    assert validator.state.miners[honest_uid].score > 0
+    assert validator.failures[UNDECODABLE] == 2 * 3 * n
     # Each failure is logged at debug level with its miner and reason.
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    for uid in (2, 3, 4):
+    for uid in undecodable:
         assert any(f"uid {uid} " in m and UNDECODABLE in m for m in debug), debug
-    assert any("uid 5:" in m and "cannot be scored" in m for m in debug), debug
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
 
 
 async def test_a_reply_with_far_more_tokens_than_asked_is_a_lie_caught_without_teacher_forcing(
@@ -273,27 +261,27 @@ HYPER = Hyperparameters(tempo=4, weights_rate_limit=1, immunity_period=10_000, a
 
 
 async def test_a_validator_with_an_older_version_key_sets_no_weights_but_keeps_scoring(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, model_cache_dir: Path
 ) -> None:
     keys = DevKeys()
     chain = start_chain(tmp_path / "chain", keys.genesis(HYPER))
     me, miner_key = Keypair.generate(), Keypair.generate()
-    seed, n_exact = 11, 2
-    oracle = Oracle(exact_answers(seed, range(3), n_exact))
+    reference = ReferenceModel(load_model("tiny", device="cpu", dtype="float32", cache_dir=model_cache_dir))
+    identity = reference.loaded.identity
     caplog.set_level(logging.INFO, logger="validators")
     try:
-        async with ChainClient(chain.endpoint) as client, \
-                serving(service(oracle, "Miner"), identity=miner_key,
+        async with ChainClient(chain.endpoint) as client, tiny_engine(model_cache_dir) as engine, \
+                serving(service(MinerService(EngineGenerator(engine), miner_key.ss58_address), "Miner"), identity=miner_key,
                         policy=MetagraphPolicy({}, allowlist=[me.ss58_address])) as port:
             await client.register(keys.colds[0], me)
             await client.register(keys.colds[1], miner_key)
             await client.add_stake(keys.colds[0], me.ss58_address, 1000 * TOKEN)
-            await client.serve(miner_key, f"127.0.0.1:{port}", "oracle", "0" * 64)
-            await client.set_admitted_models(keys.owner_cold, [AdmittedModel("0" * 64, "oracle")])
+            await client.serve(miner_key, f"127.0.0.1:{port}", identity.name, identity.weights_sha256)
+            await client.set_admitted_models(keys.owner_cold, [AdmittedModel(identity.weights_sha256, identity.name)])
             await _wait_for_permit(client, me.ss58_address)
-            settings = ValidatorSettings(chain_endpoint=chain.endpoint, state_dir=tmp_path / "vstate", seed=seed,
-                                         n_exact=n_exact, n_open=0, probes_per_step=0, timeout_s=10, version_key=1)
-            validator = Validator(settings, me, reference=None, embedder=None)
+            settings = ValidatorSettings(chain_endpoint=chain.endpoint, state_dir=tmp_path / "vstate", seed=11,
+                                         n_exact=1, n_open=1, probes_per_step=0, timeout_s=10, version_key=1)
+            validator = Validator(settings, me, models=ReferenceModels([reference]))
             try:
                 first = await validator.step()
                 miner_uid = (await Metagraph.sync(client)).uid_of(miner_key.ss58_address)

@@ -1,6 +1,6 @@
-"""The validator loop's own logic, with a fake chain and fake miners (no processes): copy links from probes,
-opaque request ids, spot checks of answers without tokens, fresh uids weighing 0, and weight rows the chain's
-max weight limit accepts."""
+"""The validator loop's own logic, with a fake chain and fake miners (no processes): probes that expose a relay
+and never its source, opaque request ids, spot checks of answers without tokens, fresh uids weighing 0, and
+weight rows the chain's max weight limit accepts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from validators.challenges import ChallengeSettings, build_challenges
 from validators.config import ValidatorSettings
 from validators.loop import Validator
 from validators.querying import Outcome, Query, request_of
-from validators.reference import Verdict
+from validators.reference import ReferenceModels, Verdict
 from validators.rewards import Response
 from validators.setter import row_to_u16
 
@@ -63,36 +63,38 @@ class FakeChain:
 
 
 class FakeReference:
-    """Answers every open challenge with ``words('ref')`` and accepts exactly the answers that carry tokens."""
+    """Stands for the admitted model: an answer verifies when ``accepts(token_ids, bound_seed)`` (by default: it
+    has tokens); inspection accepts any answer that carries tokens."""
 
     weights_sha256 = REF_HASH
 
-    def __init__(self) -> None:
+    def __init__(self, accepts=lambda token_ids, seed: bool(token_ids)) -> None:
+        self.accepts = accepts
         self.checked: list[tuple[str, tuple[int, ...]]] = []
         self.sampling: list[tuple[float, float, int, int]] = []  # what each check was told the request was
 
-    def answer(self, messages, max_new_tokens: int) -> str:
-        return words("ref")
+    def inspect(self, text, token_ids, logprobs, *, max_new_tokens: int) -> Verdict:
+        return Verdict(bool(token_ids) or not text, "inspected" if token_ids else "no tokens")
 
     def verify(self, messages, text, token_ids, logprobs, *, temperature: float, top_p: float, seed: int,
                max_new_tokens: int, miner_dtype: str) -> Verdict:
         self.checked.append((text, tuple(token_ids)))
         self.sampling.append((temperature, top_p, seed, max_new_tokens))
-        return Verdict(bool(token_ids), "checked" if token_ids else "no tokens")
+        ok = self.accepts(tuple(token_ids), seed)
+        return Verdict(ok, "checked" if ok else "not the model's answer for this miner's seed")
 
 
-class FakeEmbedder:
-    @staticmethod
-    def similarity(a: str, b: str) -> float:
-        return 1.0 if a == b else 0.0
-
-
-def make_validator(tmp_path: Path, hotkeys: list[str], me: Keypair, **settings) -> tuple[Validator, FakeChain]:
+def make_validator(tmp_path: Path, hotkeys: list[str], me: Keypair, reference: FakeReference | None = None,
+                   **settings) -> tuple[Validator, FakeChain]:
     s = ValidatorSettings(chain_endpoint="127.0.0.1:1", state_dir=tmp_path, seed=5, **settings)
-    validator = Validator(s, me, reference=FakeReference(), embedder=FakeEmbedder())
+    validator = Validator(s, me, models=ReferenceModels([reference or FakeReference()]))
     chain = FakeChain(hotkeys)
     validator.chain = validator.setter.chain = chain
     return validator, chain
+
+
+def reference_of(validator: Validator) -> FakeReference:
+    return validator.models.get(REF_HASH)
 
 
 def open_challenge(seed: int = 0):
@@ -105,31 +107,6 @@ def answer(uid: int, text: str, probe_of: int | None = None, hotkey: str | None 
     return Outcome(query, Response.failed(error) if error else Response(text=text, latency_s=0.1))
 
 
-async def test_copy_links_come_from_matching_probes_last_a_while_and_die_with_the_registration(
-    tmp_path: Path,
-) -> None:
-    validator, _ = make_validator(tmp_path, [], Keypair.generate(), copy_memory_steps=3)
-    hotkeys = {u: f"hk{u}" for u in range(5)}
-    step1 = [answer(1, words("a")), answer(2, words("b")), answer(3, words("c")), answer(4, words("d")),
-             answer(2, words("a"), probe_of=1),  # 2 answers 1's exact request with 1's text: 2 relays 1 (or vice versa)
-             answer(4, words("x"), probe_of=3),  # an independent answer: no link
-             answer(3, "", probe_of=4, error="timeout")]
-    assert validator._copy_groups(1, step1, hotkeys) == [(1, 2)]
-    # Short texts coincide by chance: no link. A probe of a uid that answered nothing links nothing.
-    short = [answer(3, "yes it is"), answer(4, "yes it is", probe_of=3), answer(1, words("z"), probe_of=0)]
-    assert validator._copy_groups(2, short, hotkeys) == [(1, 2)]  # the earlier link still caps
-    assert validator._copy_groups(4, [], hotkeys) == [(1, 2)]
-    assert validator._copy_groups(5, [], hotkeys) == []  # expired after copy_memory_steps
-    # A link is tied to the hotkeys it was seen with: when uid 2 is re-registered, its new miner is not capped.
-    assert validator._copy_groups(6, step1, hotkeys) == [(1, 2)]
-    assert validator._copy_groups(7, [], {**hotkeys, 2: "new-miner"}) == []
-    assert validator._copy_groups(8, [], hotkeys) == []  # and the old link does not come back
-    # Groups are connected components: 3 copies 1 too.
-    chain_of_copies = [answer(1, words("a")), answer(3, words("a"), probe_of=1)]
-    assert validator._copy_groups(9, step1 + chain_of_copies, hotkeys) == [(1, 2, 3)]
-    await validator.close()
-
-
 def test_probe_request_ids_are_not_the_targets_own() -> None:
     ch = open_challenge()
     scored = Query(2, "hk2", "", ch, 11, request_id="a1")
@@ -140,20 +117,31 @@ def test_probe_request_ids_are_not_the_targets_own() -> None:
     assert len(ids) == 3 and not any(ch.id in i for i in ids)
 
 
-async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def sampled_tokens(bound_seed: int) -> tuple[int, ...]:
+    """What the fake model samples for a seed bound to a miner's hotkey: different per miner, as the real one."""
+    return (bound_seed % 997, bound_seed % 991, bound_seed % 983)
+
+
+async def test_probes_catch_a_relay_and_never_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no regular verification at all, the probes alone expose the relay: a matching pair is verified under
+    each side's own key, and only the relay's text is not its own. The relayed honest miner keeps its reward."""
     me = Keypair.generate()
-    hotkeys = [me.ss58_address, *(Keypair.generate().ss58_address for _ in range(4))]  # honest, relay, tokenless, other
-    validator, _ = make_validator(tmp_path, hotkeys, me, n_exact=0, n_open=1, probes_per_step=40,
-                                  verify_fraction=1.0)
+    # uid 0 the validator; 1 honest; 2 relays 1; 3 answers without tokens; 4 another honest miner.
+    hotkeys = [me.ss58_address, *_miner_hotkeys(4)]
+    reference = FakeReference(accepts=lambda tokens, seed: tokens == sampled_tokens(seed))
+    validator, _ = make_validator(tmp_path, hotkeys, me, reference, n_exact=0, n_open=1, probes_per_step=40,
+                                  verify_fraction=0.0)
     sent: list[Query] = []
 
     async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
         sent.append(q)
-        if q.uid in (1, 2):  # the relay returns what the honest miner answers for the relay's seed
-            return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
-        if q.uid == 3:  # right text, but no tokens or log-probs to check it against
+        seed = request_of(q).seed
+        if q.uid == 3:  # right-looking text, but no tokens or log-probs to check it against
             return Outcome(q, Response(text=words("ref"), latency_s=0.1, n_tokens=0))
-        return Outcome(q, Response(text=words(q.seed), latency_s=0.1, n_tokens=3), (4, 5, 6), (-0.1,) * 3)
+        # An honest miner samples under its own key; the relay returns what uid 1 samples for the relay's request.
+        sampler = hotkeys[1] if q.uid == 2 else q.hotkey
+        tokens = sampled_tokens(bind_seed(seed, sampler))
+        return Outcome(q, Response(text=words(tokens), latency_s=0.1, n_tokens=3), tokens, (-0.1,) * 3)
 
     monkeypatch.setattr(loop_module, "run_query", fake_run_query)
     report = await validator.step()
@@ -164,24 +152,45 @@ async def test_a_step_with_a_relay_and_a_tokenless_miner(tmp_path: Path, monkeyp
     assert any(q.probe_of is not None for q in sent) and any(q.probe_of is None for q in sent)
     assert [q.probe_of is None for q in sent] != sorted((q.probe_of is None for q in sent), reverse=True), \
         "probes go out mixed with the scored queries, not after them"
-    # Honest and relay answered identically to the probes: one group (the tokenless miner too, since its text is
-    # the same; "other" answers per seed and stays out).
-    assert report.copy_groups and all(4 not in g for g in report.copy_groups)
-    assert any({1, 2} <= set(g) for g in report.copy_groups)
-    # The tokenless answer was spot-checked (with its text) and counts as a lie; answers with tokens passed.
-    assert report.caught_lying == (3,) and report.rewards[3] == 0.0
-    assert (words("ref"), ()) in validator.reference.checked
-    assert validator.state.penalised(3, report.step + 1)
-    assert report.rewards[1] > 0
-    # These answers were sampled (temperature 0.7), and every one was checked against the request its miner was
-    # sent: the float32 temperature and top_p on the wire, that miner's own seed bound to its hotkey (as the miner
-    # samples), the same length bound.
+    # Only pairs of the relay and its source returned the same text, in either direction.
+    assert report.probe_matches and all(set(pair) == {1, 2} for pair in report.probe_matches)
+    # The relay fails under its own key; the tokenless answer fails inspection; both are liars, nobody else is.
+    assert report.caught_lying == (2, 3)
+    assert report.rewards[2] == report.rewards[3] == 0.0
+    assert validator.state.penalised(2, report.step + 1) and validator.state.penalised(3, report.step + 1)
+    assert report.rewards[1] > 0 and report.rewards[1] == report.rewards[4]  # the source loses nothing
+    # Every check was told the request its miner was sent: the float32 temperature and top_p on the wire, the seed
+    # bound to the answering miner's hotkey (as an honest miner samples), the same length bound.
     scored = [q for q in sent if q.probe_of is None]
     assert {q.challenge.temperature for q in scored} == {0.7}
-    assert sorted(validator.reference.sampling) == sorted(
-        (request_of(q).temperature, request_of(q).top_p, bind_seed(q.seed, q.hotkey), q.challenge.max_new_tokens)
-        for q in scored)
-    assert len({seed for _, _, seed, _ in validator.reference.sampling}) == len(scored)
+    expected = {(request_of(q).temperature, request_of(q).top_p, bind_seed(request_of(q).seed, q.hotkey),
+                 q.challenge.max_new_tokens) for q in sent if q.uid in (1, 2, 4)}
+    assert set(reference.sampling) <= expected and reference.sampling
+
+
+async def test_a_griefer_relaying_an_honest_miner_costs_that_miner_nothing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A griefer relays honest uid 1 on sampled requests: every probe pair of the two matches, and every scored
+    answer is verified. The griefer is a liar; uid 1 earns exactly what the untouched honest uid 3 earns."""
+    me = Keypair.generate()
+    hotkeys = [me.ss58_address, *_miner_hotkeys(3)]  # 1 honest (targeted), 2 griefer, 3 honest
+    reference = FakeReference(accepts=lambda tokens, seed: tokens == sampled_tokens(seed))
+    validator, _ = make_validator(tmp_path, hotkeys, me, reference, n_exact=0, n_open=2, probes_per_step=20,
+                                  verify_fraction=1.0)
+
+    async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
+        sampler = hotkeys[1] if q.uid == 2 else q.hotkey
+        tokens = sampled_tokens(bind_seed(request_of(q).seed, sampler))
+        return Outcome(q, Response(text=words(tokens), latency_s=0.1, n_tokens=3), tokens, (-0.1,) * 3)
+
+    monkeypatch.setattr(loop_module, "run_query", fake_run_query)
+    for _ in range(3):
+        report = await validator.step()
+        assert report.caught_lying == (2,)
+        assert report.rewards[1] == report.rewards[3] > 0
+    await validator.close()
+    assert validator.state.miners[1].score == validator.state.miners[3].score > 0
+    assert validator.state.miners[2].score == 0.0
 
 
 def test_most_answers_are_verified_by_default() -> None:
@@ -199,7 +208,7 @@ async def test_a_spot_check_that_cannot_run_costs_that_query_only(tmp_path: Path
     me = Keypair.generate()
     validator, _ = make_validator(tmp_path, [me.ss58_address, *_miner_hotkeys(2)], me, n_exact=0, n_open=1,
                                   probes_per_step=0, verify_fraction=1.0)
-    reference = validator.reference
+    reference = reference_of(validator)
     verify = reference.verify
 
     def breaks_on_uid_2(messages, text, token_ids, logprobs, **kwargs) -> Verdict:

@@ -1,10 +1,9 @@
-"""Reward functions and copy detection."""
+"""Reward functions, and the text comparison behind relay probes."""
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -13,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from validators.challenges import Challenge, build_challenges
-from validators.copying import CopySettings, apply_copy_penalty, find_copy_groups, normalise_for_copy
+from validators.copying import MIN_COPY_WORDS, normalise_for_copy, same_answer
 from validators.rewards import (
     Response,
     RewardSettings,
@@ -52,12 +51,6 @@ OPEN = replace(
 )
 
 
-def word_overlap(a: str, b: str) -> float:
-    """A plain similarity for tests of the reward arithmetic: Jaccard overlap of lower-cased word sets."""
-    wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
-    return len(wa & wb) / len(wa | wb) if wa | wb else 0.0
-
-
 # --- single rewards -------------------------------------------------------------------------------------------
 
 
@@ -69,19 +62,14 @@ def test_exact_quality_is_zero_or_one() -> None:
         exact_quality(OPEN, "42")
 
 
-def test_open_quality_floor_and_scale() -> None:
-    floor = CFG.similarity_floor
-    assert open_quality(0.0, CFG) == 0.0
-    assert open_quality(floor, CFG) == 0.0
-    assert open_quality(floor - 0.01, CFG) == 0.0
-    assert open_quality(1.0, CFG) == 1.0
-    assert open_quality(1.5, CFG) == 1.0
-    assert open_quality((1 + floor) / 2, CFG) == pytest.approx(0.5)
-    assert open_quality(math.nan, CFG) == 0.0
-    assert open_quality(math.inf, CFG) == 0.0
-    assert open_quality(np.float32(1.0), CFG) == 1.0  # numpy scalars count as numbers
-    values = [open_quality(x / 100, CFG) for x in range(101)]
-    assert values == sorted(values)  # monotone
+def test_open_quality_is_the_inspected_completeness() -> None:
+    assert open_quality(Response("text", 1.0, completeness=1.0)) == 1.0
+    assert open_quality(Response("text", 1.0, completeness=0.25)) == 0.25
+    # Not inspected (no model to inspect it with): nothing to pay, whatever the text says.
+    assert open_quality(Response("a long and excellent answer", 1.0)) == 0.0
+    for bad, expected in ((math.nan, 0.0), (math.inf, 0.0), (-0.5, 0.0), (1.5, 1.0)):
+        assert open_quality(Response("text", 1.0, completeness=bad)) == expected
+    assert open_quality(Response("text", 1.0, completeness=np.float32(0.5))) == 0.5  # numpy scalars are numbers
 
 
 def test_speed_score() -> None:
@@ -110,8 +98,6 @@ def test_settings_are_validated() -> None:
         RewardSettings(quality_weight=0.8, speed_weight=0.1)
     with pytest.raises(ValueError, match="speed_weight <= quality_weight"):
         RewardSettings(quality_weight=0.4, speed_weight=0.6)
-    with pytest.raises(ValueError, match="similarity_floor"):
-        RewardSettings(similarity_floor=1.0)
 
 
 def test_unusable_responses() -> None:
@@ -146,35 +132,20 @@ def test_score_exact_challenge() -> None:
     assert set(rewards) == set(responses)
 
 
-def test_score_open_challenge_with_a_similarity_function() -> None:
-    reference = "bees pollinate flowers and make honey for the hive all day"
+def test_score_open_challenge_pays_completeness_never_resemblance() -> None:
+    reference_like = "bees pollinate flowers and make honey for the hive all day"
     responses = {
-        0: Response(reference, latency_s=2.0),
-        1: Response("all day bees pollinate flowers and make honey", latency_s=1.0),
-        2: Response("zzz qqq xxx", latency_s=0.1),
-        3: Response("What do bees make for the hive all day?", latency_s=0.1),  # echoes the question
-        4: Response("All day, what do bees make for the hive?", latency_s=0.1),  # rephrases it
+        0: Response("a whole answer of the admitted model", latency_s=2.0, completeness=1.0),
+        1: Response("an answer cut at a quarter of the tokens asked", latency_s=1.0, completeness=0.25),
+        # Text a validator's greedy reference could have written, but never inspected: it earns nothing.
+        2: Response(reference_like, latency_s=0.1),
+        3: Response("", latency_s=0.1, completeness=0.0),
     }
-    # The question alone is above the static floor, so only the question baseline stops the echo.
-    assert word_overlap("What do bees make for the hive all day?", reference) > CFG.similarity_floor
-    rewards = score_challenge(
-        OPEN, responses, deadline_s=10.0, settings=CFG, reference=reference, similarity=word_overlap
-    )
-    assert rewards[2] == 0.0  # garbage is below the floor, however fast
-    assert rewards[3] == rewards[4] == 0.0  # restating the question adds nothing to it
-    assert rewards[0] > 0.85  # identical to the reference
-    assert 0.0 < rewards[1] < rewards[0]
-    with pytest.raises(ValueError, match="reference"):
-        score_challenge(OPEN, responses, deadline_s=10.0, settings=CFG)
-
-
-def test_open_quality_baseline_raises_the_floor() -> None:
-    assert open_quality(0.7, CFG, baseline=0.7) == 0.0
-    assert open_quality(0.6, CFG, baseline=0.7) == 0.0
-    assert open_quality(0.85, CFG, baseline=0.7) == pytest.approx(0.5)
-    assert open_quality(0.65, CFG, baseline=0.1) == pytest.approx(0.5)  # the static floor (0.3) binds
-    assert open_quality(0.65, CFG, baseline=math.nan) == pytest.approx(0.5)
-    assert open_quality(1.0, CFG, baseline=1.0) == 0.0
+    rewards = score_challenge(OPEN, responses, deadline_s=10.0, settings=CFG)
+    assert rewards[2] == rewards[3] == 0.0
+    assert rewards[0] == pytest.approx(0.85 + 0.15 * (10.0 - 2.0) / (10.0 - 1.0))
+    assert rewards[1] == pytest.approx(0.85 * 0.25 + 0.15)  # the fastest, but cut: a whole slow answer beats it
+    assert rewards[0] > rewards[1]
 
 
 def test_step_rewards_mean_over_challenges() -> None:
@@ -189,6 +160,7 @@ responses_strategy = st.builds(
     latency_s=st.floats(allow_nan=True, allow_infinity=True),
     error=st.sampled_from([None, None, "timeout"]),
     n_tokens=st.one_of(st.none(), st.integers(min_value=-5, max_value=100)),
+    completeness=st.one_of(st.none(), st.floats()),
 )
 
 
@@ -199,8 +171,7 @@ responses_strategy = st.builds(
 )
 def test_rewards_always_in_unit_interval(responses: dict[int, Response], deadline_s: float) -> None:
     for ch in (exact(), OPEN):
-        kwargs = {"reference": "the answer is 42", "similarity": word_overlap} if ch.kind == "open" else {}
-        rewards = score_challenge(ch, responses, deadline_s=deadline_s, settings=CFG, **kwargs)
+        rewards = score_challenge(ch, responses, deadline_s=deadline_s, settings=CFG)
         assert set(rewards) == set(responses)
         for uid, value in rewards.items():
             assert 0.0 <= value <= 1.0 and not math.isnan(value)
@@ -209,16 +180,15 @@ def test_rewards_always_in_unit_interval(responses: dict[int, Response], deadlin
 
 
 @settings(max_examples=300, deadline=None)
-@given(quality=st.floats(), speed=st.floats(), similarity=st.floats(), baseline=st.floats())
-def test_combine_and_quality_bounds(quality: float, speed: float, similarity: float, baseline: float) -> None:
+@given(quality=st.floats(), speed=st.floats())
+def test_combine_bounds(quality: float, speed: float) -> None:
     value = combine(quality, speed, CFG)
     assert 0.0 <= value <= 1.0
     if not quality > 0:
         assert value == 0.0
-    assert 0.0 <= open_quality(similarity, CFG, baseline=baseline) <= 1.0
 
 
-# --- copy detection -------------------------------------------------------------------------------------------
+# --- relay probes: when two answers are the same text -----------------------------------------------------------
 
 LONG = "Bees carry pollen from flower to flower, which helps plants make seeds and fruit for many animals."
 OTHER = "Honey is made by bees from nectar, and a single hive can hold tens of thousands of busy workers."
@@ -229,47 +199,10 @@ def test_normalisation_undoes_trivial_edits() -> None:
     assert normalise_for_copy(LONG) == normalise_for_copy(LONG.upper().replace(" ", "  ").replace(",", ""))
 
 
-def test_identical_answers_are_grouped_and_short_ones_ignored() -> None:
-    answers = {1: LONG, 2: LONG.upper() + "  ", 3: OTHER, 4: "42", 5: "42", 6: LONG.replace("seeds", "roots")}
-    assert find_copy_groups([answers]) == [(1, 2)]
-    assert find_copy_groups([{1: LONG, 2: OTHER}]) == []
-    assert find_copy_groups([]) == []
-
-
-def test_groups_join_across_requests_and_min_matches() -> None:
-    first = {1: LONG, 2: LONG, 3: "a different answer " * 5}
-    second = {2: OTHER, 3: OTHER, 4: "something else entirely " * 5}
-    assert find_copy_groups([first, second]) == [(1, 2, 3)]
-    assert find_copy_groups([first, second], CopySettings(min_matches=2)) == []
-    assert find_copy_groups([first, {1: OTHER, 2: OTHER}], CopySettings(min_matches=2)) == [(1, 2)]
-    assert find_copy_groups([{7: LONG, 5: LONG}, {9: OTHER, 8: OTHER}]) == [(5, 7), (8, 9)]
-
-
-def test_copy_penalty_caps_at_the_lowest_reward() -> None:
-    rewards = {1: 0.9, 2: 0.6, 3: 0.3, 4: 0.8}
-    adjusted = apply_copy_penalty(rewards, [(1, 2)])
-    assert adjusted == {1: 0.6, 2: 0.6, 3: 0.3, 4: 0.8}
-    # A copier that did not answer this step drags the group to 0.
-    assert apply_copy_penalty({1: 0.9, 2: 0.9}, [(1, 2, 3)]) == {1: 0.0, 2: 0.0}
-    with pytest.raises(ValueError, match="disjoint"):
-        apply_copy_penalty(rewards, [(1, 2), (2, 3)])
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    rewards=st.dictionaries(st.integers(0, 15), st.floats(0.0, 1.0), min_size=2, max_size=16),
-    data=st.data(),
-)
-def test_copy_penalty_properties(rewards: dict[int, float], data: st.DataObject) -> None:
-    uids = sorted(rewards)
-    shuffled = data.draw(st.permutations(uids))
-    cut = data.draw(st.integers(0, len(shuffled)))
-    groups = [g for g in (shuffled[:cut], shuffled[cut:]) if len(g) >= 2]
-    adjusted = apply_copy_penalty(rewards, groups)
-    assert set(adjusted) == set(rewards)
-    for uid in uids:
-        assert 0.0 <= adjusted[uid] <= rewards[uid]  # never raises a reward
-    for group in groups:
-        values = {adjusted[uid] for uid in group}
-        assert len(values) == 1  # no member earns more than another
-        assert max(adjusted[uid] for uid in group) == min(rewards[uid] for uid in group)
+def test_same_answer_needs_the_same_long_text() -> None:
+    assert same_answer(LONG, LONG.upper() + "  ")
+    assert not same_answer(LONG, OTHER)
+    assert not same_answer(LONG, LONG.replace("seeds", "roots"))
+    short = " ".join(["word"] * (MIN_COPY_WORDS - 1))
+    assert not same_answer(short, short)  # short answers coincide by chance
+    assert same_answer(short + " more", short + " more")

@@ -6,13 +6,13 @@ import hashlib
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from validators.challenges import Challenge, build_challenges
-from validators.copying import apply_copy_penalty, find_copy_groups
 from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
 from validators.state import (
     ScoreSettings,
@@ -198,20 +198,18 @@ REFERENCE = "Bees carry pollen between flowers, so plants can make the seeds and
 
 def miner_answer(uid: int, challenge: Challenge) -> Response:
     """Deterministic stand-ins for miners of different quality (answers are a pure function of the challenge)."""
-    if uid == 0:  # always right, fast
-        return Response(f"The answer is {challenge.expected}." if challenge.expected else REFERENCE, 1.0)
-    if uid == 1:  # right on every other challenge, slower
+    if uid == 0:  # always right, fast, whole open answers
+        if challenge.expected is None:
+            return Response(REFERENCE, 1.0, completeness=1.0)
+        return Response(f"The answer is {challenge.expected}.", 1.0)
+    if uid == 1:  # right on every other challenge, slower, open answers cut at half
         right = challenge.seed % 2 == 0
         if challenge.expected is None:
-            return Response("Bees " + "buzz around the garden all day long " * 2, 4.0)
+            return Response("Bees " + "buzz around the garden all day long " * 2, 4.0, completeness=0.5)
         return Response(challenge.expected if right else "I do not know", 4.0)
     if uid == 2:  # always times out
         return Response.failed("timeout")
-    return miner_answer(0, challenge)  # uid 3 relays uid 0's answers word for word
-
-
-def first_word_match(answer: str, reference: str) -> float:
-    return float(answer.split()[0] == reference.split()[0])
+    return replace(miner_answer(0, challenge), latency_s=3.0)  # uid 3 relays uid 0's answers: the same, later
 
 
 def run_steps(seed: int, n_steps: int) -> ScoreState:
@@ -221,15 +219,10 @@ def run_steps(seed: int, n_steps: int) -> ScoreState:
     for step in range(n_steps):
         challenges = build_challenges(rng, 4, 1)
         per_challenge = []
-        open_answers = []
         for ch in challenges:
             responses = {uid: miner_answer(uid, ch) for uid in HOTKEYS}
-            kwargs = {}
-            if ch.kind == "open":
-                kwargs = {"reference": REFERENCE, "similarity": first_word_match}
-                open_answers.append({uid: r.text for uid, r in responses.items() if r.error is None})
-            per_challenge.append(score_challenge(ch, responses, deadline_s=10.0, settings=reward_cfg, **kwargs))
-        rewards = apply_copy_penalty(step_rewards(per_challenge, list(HOTKEYS)), find_copy_groups(open_answers))
+            per_challenge.append(score_challenge(ch, responses, deadline_s=10.0, settings=reward_cfg))
+        rewards = step_rewards(per_challenge, list(HOTKEYS))
         if step == 3:
             state = penalise(state, 1, "hk1", from_step=step, duration_steps=2)
         state = update(state, step, rewards, HOTKEYS, ALPHA)
@@ -240,8 +233,8 @@ def test_replay_gives_the_same_state() -> None:
     a, b = run_steps(11, 12), run_steps(11, 12)
     assert to_json(a) == to_json(b)
     assert to_json(run_steps(12, 12)) != to_json(a)
-    # The timing-out miner has nothing; the relay earns exactly what its source earns, no more.
+    # The timing-out miner has nothing; a relay, slower than its source by construction, earns less.
     assert a.miners[2].score == 0.0
-    assert a.miners[0].score == a.miners[3].score
+    assert a.miners[3].score < a.miners[0].score
     assert 0.6 < a.miners[0].score <= 1.0
     assert a.miners[1].score > 0.0

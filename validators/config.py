@@ -15,7 +15,9 @@ class ValidatorSettings:
     wallet_hotkey: str = "default"
     wallet_path: Path | None = None
     state_dir: Path = Path("~/.subnet/validator")
-    reference_model: str | None = "smollm2-135m"  # None: no reference model (exact challenges only, no spot checks)
+    # The admitted models this validator holds, to inspect, verify and so pay their miners' answers (model specs,
+    # see subnet.model_loading). Empty: exact challenges only, and no miner can be verified, so none is paid.
+    reference_models: tuple[str, ...] = ("smollm2-135m",)
     device: str = "auto"
     sample_size: int = 0  # miners queried per step; 0 = every serving miner
     timeout_s: float = 30.0  # deadline of one query
@@ -23,11 +25,10 @@ class ValidatorSettings:
     weights_check_interval_s: float = 2.0  # how often to check whether weights are due
     n_exact: int = 2  # exact challenges per step
     n_open: int = 1  # open challenges per step (they need the reference model)
-    open_temperature: float = 0.7  # sampling temperature of open challenges (0: greedy, scored against the reference)
-    probes_per_step: int = 2  # cross-probes for copy detection (see validators.copying)
+    open_temperature: float = 0.7  # sampling temperature of open challenges (> 0: answers bound to the miner's key)
+    probes_per_step: int = 2  # unscored cross-probes that expose relays (see validators.copying)
     verify_fraction: float = 0.8  # share of answers, greedy and sampled, re-checked by teacher forcing (same model)
     lie_penalty_steps: int = 20  # steps a miner caught lying scores 0
-    copy_memory_steps: int = 10  # steps a detected copy link keeps capping the pair
     max_concurrent_queries: int = 256  # calls in flight at once (all miners x all challenges fit, below ~256)
     seed: int | None = None  # base seed of the challenges; None = fresh randomness (a seed makes steps replayable)
     version_key: int = 1

@@ -1,45 +1,28 @@
-"""Copy detection: a miner that answers with another miner's text earns no more than that miner.
+"""Relays: which of two miners that returned the same sampled text is the copier.
 
-The validator sends open challenges with sampling (temperature > 0) and a seed that differs per miner, so two
-independent miners almost never produce the same non-trivial text. A relay forwards its request to another
-miner, so its answer is that miner's output for the relay's seed, which the validator would never see. The
-validator therefore also sends some miners' exact requests (same prompt, same seed) to another miner as unscored
-probes: when a probe's answer equals the probed request's scored answer (after a light normalisation that undoes
-case, whitespace and punctuation edits), the two miners are linked. Identical text also arises with several
-hotkeys fronting one backend, or a miner ignoring the seed.
+Every sampled request is answered under a seed bound to the answering miner's hotkey (``subnet.seed_binding``),
+so two honest miners given the same request sample apart, even when they serve the very same model, and an
+identical greedy answer from the same admitted model is expected and proves nothing (the validator never probes
+with greedy requests). A relay forwards its request to another miner; the text it returns was sampled under
+that miner's key, so it fails verification under the relay's own key (``validators.reference``), whatever
+else the relay does to it.
 
-The rule (:func:`apply_copy_penalty`): every member of a copy group is capped at the group's lowest reward.
-
-- No member earns more than any other, so the copier earns no more than the miner it copies.
-- It does not need to know who the source is (a relay's answer and its source's answer to the same probe are
-  the same text, so the evidence is symmetric).
-- It never takes from an honest miner more than the copier's own reward: two honest miners that run the very same
-  model and sampler would also match on a probe, and capping them at each other's reward changes almost nothing.
-
-All functions are pure and deterministic (groups come out sorted).
+Probes add evidence for the answers a step does not sample for verification: the validator sends one miner's
+sampled request (same prompt, same seed) to another miner, unscored. An honest target samples under its own
+key and returns other text. When the probe's answer equals the probed miner's scored answer (after
+:func:`normalise_for_copy`, which undoes case, whitespace and punctuation edits), one of the two relayed the
+other, and the loop verifies both answers, each under its own miner's key: the relay fails and is treated as a
+liar; the miner it relayed passes and loses nothing. So a griefer that relays an honest miner's answers can
+never pull that miner down: the evidence is directional, and only the side whose text is not its own is hit.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 _TOKEN_RE = re.compile(r"\w+")
-
-
-@dataclass(frozen=True)
-class CopySettings:
-    """When two answers count as copies.
-
-    ``min_words``: shorter answers are ignored (short texts coincide by chance). ``min_matches``: how many
-    requests two miners must answer identically before they are grouped (1 = a single identical answer).
-    """
-
-    min_words: int = 12
-    min_matches: int = 1
+MIN_COPY_WORDS = 12  # shorter answers coincide by chance too often to count as one answer
 
 
 def normalise_for_copy(text: str) -> str:
@@ -47,70 +30,7 @@ def normalise_for_copy(text: str) -> str:
     return " ".join(_TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
-def find_copy_groups(
-    answers_per_request: Sequence[Mapping[int, str]], settings: CopySettings | None = None
-) -> list[tuple[int, ...]]:
-    """Groups of uids (each of size >= 2) whose normalised, non-trivial answers were identical.
-
-    ``answers_per_request`` holds, for each sampled request of the step (or of several steps), the answer text
-    of each uid that answered. Two uids are linked when they answered identically on at least ``min_matches``
-    requests; groups are the connected components of that relation (a copies b, c copies a: one group).
-    Guarantees: disjoint groups, each sorted, the list sorted; empty when no two answers coincide.
-    """
-    settings = settings or CopySettings()
-    pair_matches: dict[tuple[int, int], int] = defaultdict(int)
-    for answers in answers_per_request:
-        by_text: dict[str, list[int]] = defaultdict(list)
-        for uid, text in answers.items():
-            norm = normalise_for_copy(text)
-            if len(norm.split()) >= settings.min_words:
-                by_text[norm].append(uid)
-        for uids in by_text.values():
-            ordered = sorted(set(uids))
-            for i, a in enumerate(ordered):
-                for b in ordered[i + 1 :]:
-                    pair_matches[(a, b)] += 1
-
-    return link_groups(pair for pair, count in pair_matches.items() if count >= settings.min_matches)
-
-
-def link_groups(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
-    """Connected components (size >= 2) of the undirected links ``pairs``: disjoint, each sorted, list sorted."""
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]  # path halving keeps the trees shallow
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = root(a), root(b)
-        parent[max(ra, rb)] = min(ra, rb)
-    components: dict[int, list[int]] = defaultdict(list)
-    for uid in list(parent):
-        components[root(uid)].append(uid)
-    return sorted(tuple(sorted(members)) for members in components.values() if len(members) >= 2)
-
-
-def apply_copy_penalty(rewards: Mapping[int, float], groups: Sequence[Sequence[int]]) -> dict[int, float]:
-    """Rewards after capping: each member of a group gets ``min(group rewards)``.
-
-    Uids outside every group keep their reward. A group member missing from ``rewards`` counts as 0 (it earned
-    nothing this step, so neither do the others). Guarantees: within a group all rewards are equal; no reward
-    increases; no member earns more than the lowest member's original reward.
-    """
-    adjusted = dict(rewards)
-    seen: set[int] = set()
-    for group in groups:
-        members = sorted(set(group))
-        if len(members) < 2:
-            continue
-        if seen.intersection(members):
-            raise ValueError(f"copy groups must be disjoint; uids {sorted(seen.intersection(members))} repeat")
-        seen.update(members)
-        share = min(rewards.get(uid, 0.0) for uid in members)
-        for uid in members:
-            if uid in adjusted:
-                adjusted[uid] = share
-    return adjusted
+def same_answer(a: str, b: str) -> bool:
+    """Whether two answers are the same non-trivial text (at least ``MIN_COPY_WORDS`` words) up to edits."""
+    na = normalise_for_copy(a)
+    return len(na.split()) >= MIN_COPY_WORDS and na == normalise_for_copy(b)

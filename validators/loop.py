@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,12 +25,11 @@ from subnet.metagraph import Axon, Metagraph
 from subnet.seed_binding import bind_seed
 from validators.challenges import Challenge, ChallengeSettings, build_challenges, miner_seed
 from validators.config import ValidatorSettings
-from validators.copying import apply_copy_penalty, link_groups, normalise_for_copy
+from validators.copying import same_answer
 from validators.querying import MinerClients, Outcome, Query, request_of, run_query
-from validators.reference import ReferenceModel
+from validators.reference import ReferenceModels, Verdict
 from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
 from validators.setter import OUTDATED, WeightSetter
-from validators.similarity import Embedder
 from validators.state import (
     ScoreSettings,
     ScoreState,
@@ -44,12 +43,11 @@ from validators.state import (
 )
 
 log = logging.getLogger(__name__)
-MIN_COPY_WORDS = 12
 UNSCORABLE = "unscorable reply"
 UNVERIFIABLE = "unverifiable reply"
 NOT_ADMITTED = "model not admitted"  # the miner's committed model is not one the subnet pays for
+NOT_HELD = "model not held"  # admitted, but this validator does not hold it, so cannot verify (or pay) its answers
 WRONG_DTYPE = "precision not admitted"  # the admitted model requires another declared dtype
-FAILED_CHECK = "answer cut short"  # fails its spot check in a way an honest miner can (see Verdict.lie)
 # What teacher forcing a miner's reply can raise on input that passed verify's own checks (torch reports bad
 # shapes and exhausted memory as RuntimeError, bad indices as IndexError; tokenizers raise the others).
 VERIFY_ERRORS = (ValueError, TypeError, IndexError, OverflowError, RuntimeError)
@@ -62,17 +60,15 @@ class StepReport:
     queried: tuple[int, ...]
     rewards: Mapping[int, float]
     caught_lying: tuple[int, ...]
-    copy_groups: tuple[tuple[int, ...], ...]
+    probe_matches: tuple[tuple[int, int], ...]  # (probed uid, probe target) pairs that returned the same text
     failures: Mapping[str, int] = field(default_factory=dict)  # failed queries of the step, by reason
 
 
 class Validator:
-    def __init__(self, settings: ValidatorSettings, hotkey: Keypair, *, reference: ReferenceModel | None,
-                 embedder: Embedder | None) -> None:
+    def __init__(self, settings: ValidatorSettings, hotkey: Keypair, *, models: ReferenceModels) -> None:
         self.settings = settings
         self.hotkey = hotkey
-        self.reference = reference
-        self.embedder = embedder
+        self.models = models
         self.state_dir = Path(settings.state_dir).expanduser()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_path = self.state_dir / "scores.json"
@@ -83,16 +79,14 @@ class Validator:
         self.setter = WeightSetter(self.chain, hotkey, self.state_dir, settings.version_key)
         self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
         self.reward_settings = RewardSettings()
-        # ((uid, hotkey), (uid, hotkey)) -> last step the link still caps the pair. The hotkeys are kept so a link
-        # dies with the registration it was observed on: a uid's next occupant inherits nothing.
-        self.copy_links: dict[tuple[tuple[int, str], tuple[int, str]], int] = {}
+        self.warned_not_held: set[str] = set()
         self.last_report: StepReport | None = None
         self.overruns = 0  # steps that took longer than their budget
         self.failures: Counter[str] = Counter()  # failed queries since the start, by reason
 
     @property
     def step_budget_s(self) -> float:
-        """A step must finish within the query deadline plus room for reference answers and spot checks."""
+        """A step must finish within the query deadline plus room for the spot checks."""
         return self.settings.timeout_s + max(self.settings.step_interval_s, 30.0)
 
     async def close(self) -> None:
@@ -112,7 +106,9 @@ class Validator:
             miners = rng.sample(miners, s.sample_size)
         await self.clients.keep_only({(a.endpoint, a.hotkey) for a in graph.serving()})
         hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
-        challenges = build_challenges(rng, s.n_exact, s.n_open if self.reference and self.embedder else 0,
+        # Open answers are paid for being an admitted model's own (inspected and spot-checked): without a model
+        # to inspect them with, the validator sends exact challenges only.
+        challenges = build_challenges(rng, s.n_exact, s.n_open if self.models else 0,
                                       ChallengeSettings(open_temperature=s.open_temperature))
         queries = [Query(a.uid, a.hotkey, a.endpoint, ch, miner_seed(ch.seed, a.hotkey)) for ch in challenges
                    for a in miners]
@@ -122,29 +118,22 @@ class Validator:
         queries = [replace(q, request_id=f"{rng.getrandbits(64):016x}") for q in queries]
         rng.shuffle(queries)
 
-        references = asyncio.gather(*(asyncio.to_thread(self.reference.answer, ch.messages, ch.max_new_tokens)
-                                      for ch in challenges if ch.kind == "open")) if self.reference else None
         semaphore = asyncio.Semaphore(s.max_concurrent_queries)
         outcomes = await asyncio.gather(*(self._query(q, semaphore) for q in queries))
-        reference_texts = iter(await references) if references is not None else iter(())
-        refs = {ch.id: next(reference_texts) for ch in challenges if ch.kind == "open"}
         failures = Counter(o.response.error for o in outcomes if o.response.error is not None)
 
         scored = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is None]
-        # Spot checks first: an answer the check could not process scores 0, as a failed call would.
-        liars, unverifiable = await self._spot_check(rng, graph, scored, failures)
-        scored = [replace(o, response=Response.failed(UNVERIFIABLE)) if id(o) in unverifiable else o for o in scored]
+        probes = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is not None]
+        # Checks first: an answer the check could not process scores 0, as a failed call would.
+        liars, scored, matches = await self._check(rng, graph, scored, probes, failures)
         per_challenge = []
         for ch in challenges:
             responses = {o.query.uid: o.response for o in scored if o.query.challenge.id == ch.id}
-            kwargs = {"reference": refs[ch.id], "similarity": self.embedder.similarity} if ch.kind == "open" else {}
             per_challenge.append(score_challenge(ch, responses, deadline_s=s.timeout_s,
                                                  settings=self.reward_settings,
-                                                 on_error=self._unscorable(ch, failures), **kwargs))
+                                                 on_error=self._unscorable(ch, failures)))
         uids = [a.uid for a in miners]
         rewards = step_rewards(per_challenge, uids)
-        groups = self._copy_groups(step, outcomes, hotkeys)
-        rewards = apply_copy_penalty(rewards, groups)
 
         state = self.state
         for uid in liars:
@@ -158,30 +147,40 @@ class Validator:
             self.overruns += 1
             log.warning("step %d took %.1fs, over its budget of %.1fs", step, duration, self.step_budget_s)
         self.failures.update(failures)
-        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(groups), dict(failures))
+        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(matches), dict(failures))
         self.last_report = report
         log.info("step %d: %d miners in %.1fs; rewards %s%s%s%s", step, len(uids), duration,
                  {u: round(r, 3) for u, r in sorted(rewards.items())},
-                 f"; caught lying: {list(liars)}" if liars else "", f"; copies: {groups}" if groups else "",
+                 f"; caught lying: {list(liars)}" if liars else "",
+                 f"; probe matches (probed, target): {matches}" if matches else "",
                  f"; failed queries: {dict(sorted(failures.items()))}" if failures else "")
         return report
 
     def admitted_hashes(self, graph: Metagraph) -> set[str]:
         """The models a miner can be paid for: the owner's admitted list on chain; while the chain admits none, the
-        model this validator holds itself (so committing to an unknown hash never escapes verification)."""
+        models this validator holds itself (so committing to an unknown hash never escapes verification)."""
         if graph.admitted_models:
             return {m.model_hash for m in graph.admitted_models}
-        return {self.reference.weights_sha256} if self.reference is not None else set()
+        return set(self.models.by_hash)
 
     def _admission(self, graph: Metagraph, outcome: Outcome, failures: Counter[str]) -> Outcome:
-        """``outcome``, or a failed one (it scores 0) when the miner's committed model is not admitted, or its
-        answer declares another precision than the admitted model requires."""
+        """``outcome``, or a failed one (it scores 0) when the miner's committed model is not admitted, is admitted
+        but not held by this validator (its answers could not be verified: paying them unverified would pay a
+        program that only fakes the model), or its answer declares another precision than the admitted model
+        requires."""
         if outcome.response.error is not None:
             return outcome
         committed = graph.axons[outcome.query.uid].model_hash
         reason = None
         if committed not in self.admitted_hashes(graph):
             reason = NOT_ADMITTED
+        elif self.models.get(committed) is None:
+            reason = NOT_HELD
+            if committed not in self.warned_not_held:
+                self.warned_not_held.add(committed)
+                log.warning("uid %d serves the admitted model %s, which this validator does not hold: its answers "
+                            "score 0 here; load it with --reference-model to verify and pay them", outcome.query.uid,
+                            committed[:12])
         else:
             policy = graph.admitted(committed)
             if policy is not None and policy.dtype and outcome.model_dtype != policy.dtype:
@@ -209,11 +208,10 @@ class Validator:
         return note
 
     def _probes(self, rng: random.Random, miners: list[Axon], challenges: list[Challenge]) -> list[Query]:
-        """Repeat some miners' exact open requests (same seed) to another miner, unscored, for copy detection.
-
-        Sampled requests make a match strong evidence of relaying; greedy ones also match between miners that run
-        the very same model, which the copy rule (cap at the group's minimum) leaves practically unharmed.
-        """
+        """Repeat some miners' sampled requests (same prompt, same seed) to another miner, unscored: an honest
+        target samples under its own key and returns other text, so a match shows that one of the two relays the
+        other (see ``validators.copying``). Greedy requests are never probed: the same admitted model gives the
+        same greedy answer to everyone, which proves nothing."""
         sampled = [ch for ch in challenges if ch.kind == "open"]
         if len(miners) < 2 or not sampled:
             return []
@@ -225,87 +223,82 @@ class Validator:
                                 probe_of=source.uid))
         return probes
 
-    def _copy_groups(self, step: int, outcomes: list[Outcome], hotkeys: Mapping[int, str]) -> list[tuple[int, ...]]:
-        """Link miners whose probe answer equals the probed miner's scored answer; links last a few steps.
+    async def _check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome], probes: list[Outcome],
+                     failures: Counter[str]) -> tuple[list[int], list[Outcome], list[tuple[int, int]]]:
+        """Inspect every answer, verify a share of them, and settle probe matches.
 
-        ``hotkeys`` is the metagraph's uid -> hotkey at this step: a link whose uid changed hands since it was
-        seen is dropped (the new miner did not copy anyone).
+        Every answer that came back (admission already failed those of models this validator does not hold) is
+        inspected (``ReferenceModel.inspect``: cheap, no model run), which sets its ``completeness``; a fraction
+        ``verify_fraction`` of them is also verified by one teacher-forced pass. Probe answers are always verified,
+        under the probe target's own key. When a probe's answer equals the probed miner's scored answer, that
+        scored answer is verified too: the one of the two whose text is not its own fails (``validators.copying``).
+        Returns the uids caught lying, the scored outcomes with their inspection (an answer the check could not
+        process becomes a failed one: it scores 0), and the (probed, target) uid pairs whose answers matched.
         """
-        answers: dict[tuple[str, int], str] = {}
-        for o in outcomes:
-            if o.query.probe_of is None and o.response.error is None:
-                answers[(o.query.challenge.id, o.query.uid)] = normalise_for_copy(o.response.text)
-        for o in outcomes:
-            source = o.query.probe_of
-            if source is None or o.response.error is not None or source not in hotkeys:
-                continue
-            original = answers.get((o.query.challenge.id, source), "")
-            probe = normalise_for_copy(o.response.text)
-            if original and probe == original and len(probe.split()) >= MIN_COPY_WORDS:
-                a, b = sorted(((source, hotkeys[source]), (o.query.uid, o.query.hotkey)))
-                self.copy_links[(a, b)] = step + self.settings.copy_memory_steps
-        self.copy_links = {(a, b): until for (a, b), until in self.copy_links.items()
-                           if until >= step and hotkeys.get(a[0]) == a[1] and hotkeys.get(b[0]) == b[1]}
-        return link_groups((a[0], b[0]) for a, b in self.copy_links)
-
-    async def _spot_check(self, rng: random.Random, graph: Metagraph, scored: list[Outcome],
-                          failures: Counter[str]) -> tuple[list[int], set[int]]:
-        """Teacher-force a share of the answers of miners that committed to our reference model.
-
-        Returns the uids caught lying, and the ``id()`` of the outcomes whose check could not run (they score 0
-        as failed queries). An answer with more tokens than its request allows (``max_new_tokens`` plus an end
-        token) is a lie, caught without running the model; no check teacher-forces more tokens than that.
-        """
-        unverifiable: set[int] = set()
-        if self.reference is None:
-            return [], unverifiable
-        ours = self.reference.weights_sha256
         caught: dict[int, str] = {}
-        by_uid: dict[int, list[Outcome]] = defaultdict(list)
-        for o in scored:
-            if o.response.error is None:  # tokens or not: an answer without them fails its check
-                by_uid[o.query.uid].append(o)
-        for uid, answers in by_uid.items():
+        unverifiable: set[int] = set()
+        verdicts: dict[int, Verdict] = {}  # id(outcome) -> its inspection, or its verification once verified
+        verified: set[int] = set()
+
+        async def check(o: Outcome, *, full: bool) -> None:
+            uid = o.query.uid
+            if o.response.error is not None or uid in caught or id(o) in unverifiable or id(o) in verified:
+                return
             committed = graph.axons[uid].model_hash
-            if committed != ours:
-                continue  # we cannot check a model we do not hold
-            for o in answers:
-                if o.model_hash and o.model_hash != committed:
-                    caught[uid] = "its answer names another model than its commitment"
-                    break
-                asked = o.query.challenge.max_new_tokens
-                if len(o.token_ids) > asked:  # the end token counts toward max_new_tokens
-                    caught[uid] = f"{len(o.token_ids)} tokens in an answer to a request for at most {asked}"
-                    break
-                if rng.random() >= self.settings.verify_fraction:
-                    continue
-                sent = request_of(o.query)  # greedy or sampled: the exact temperature, top_p and seed we sent
-                try:
+            model = self.models.get(committed)
+            if model is None:
+                return
+            if o.model_hash and o.model_hash != committed:
+                caught[uid] = "its answer names another model than its commitment"
+                return
+            sent = request_of(o.query)  # greedy or sampled: the exact temperature, top_p and seed we sent
+            try:
+                if full:
+                    verified.add(id(o))
                     # The miner samples with our seed bound to its own hotkey (subnet.seed_binding): a relay's
                     # answer, sampled under its source's key, fails here.
-                    seed = bind_seed(sent.seed, o.query.hotkey)
                     verdict = await asyncio.to_thread(
-                        self.reference.verify, o.query.challenge.messages, o.response.text, o.token_ids, o.logprobs,
-                        temperature=sent.temperature, top_p=sent.top_p, seed=seed,
+                        model.verify, o.query.challenge.messages, o.response.text, o.token_ids, o.logprobs,
+                        temperature=sent.temperature, top_p=sent.top_p, seed=bind_seed(sent.seed, o.query.hotkey),
                         max_new_tokens=sent.max_new_tokens, miner_dtype=o.model_dtype)
-                except VERIFY_ERRORS as exc:
-                    log.debug("uid %d: its answer to %s cannot be spot-checked, it scores 0 (%s: %s)", uid,
-                              o.query.challenge.id, type(exc).__name__, exc)
-                    failures[UNVERIFIABLE] += 1
-                    unverifiable.add(id(o))
-                    continue
-                if not verdict.ok and not verdict.lie:
-                    log.debug("uid %d: its answer to %s fails its check, it scores 0 (%s)", uid, o.query.challenge.id,
-                              verdict.reason)
-                    failures[FAILED_CHECK] += 1
-                    unverifiable.add(id(o))
-                    continue
-                if not verdict.ok:
-                    caught[uid] = verdict.reason
-                    break
+                else:
+                    verdict = model.inspect(o.response.text, o.token_ids, o.logprobs,
+                                            max_new_tokens=sent.max_new_tokens)
+            except VERIFY_ERRORS as exc:
+                log.debug("uid %d: its answer to %s cannot be checked, it scores 0 (%s: %s)", uid,
+                          o.query.challenge.id, type(exc).__name__, exc)
+                failures[UNVERIFIABLE] += 1
+                unverifiable.add(id(o))
+                return
+            verdicts[id(o)] = verdict
+            if not verdict.ok:
+                caught[uid] = verdict.reason
+
+        for o in scored:
+            await check(o, full=False)
+            if rng.random() < self.settings.verify_fraction:
+                await check(o, full=True)
+        answers = {(o.query.challenge.id, o.query.uid): o for o in scored if o.response.error is None}
+        matches: list[tuple[int, int]] = []
+        for p in probes:
+            await check(p, full=True)
+            original = answers.get((p.query.challenge.id, p.query.probe_of))
+            if original is not None and p.response.error is None and same_answer(p.response.text,
+                                                                                 original.response.text):
+                matches.append((original.query.uid, p.query.uid))
+                await check(original, full=True)
         for uid, reason in caught.items():
             log.warning("uid %d caught lying: %s", uid, reason)
-        return sorted(caught), unverifiable
+
+        def settled(o: Outcome) -> Outcome:
+            if id(o) in unverifiable:
+                return replace(o, response=Response.failed(UNVERIFIABLE))
+            verdict = verdicts.get(id(o))
+            if verdict is None:
+                return o  # a failed call, or a model we do not hold: it already scores 0
+            return replace(o, response=replace(o.response, completeness=verdict.completeness))
+
+        return sorted(caught), [settled(o) for o in scored], matches
 
     # --- weights --------------------------------------------------------------------------------------
 

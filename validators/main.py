@@ -1,7 +1,7 @@
 """``subnet-validator``: score the subnet's miners and set weights.
 
     subnet-validator --wallet.name W --wallet.hotkey H --chain.endpoint HOST:PORT [--sample-size N]
-                     [--timeout-s S] [--state-dir DIR] [--reference-model smollm2-135m|PATH|none]
+                     [--timeout-s S] [--state-dir DIR] [--reference-model SPEC ...]
 
 APScheduler runs two jobs: a step every ``--step-interval-s`` (never two at once) and a weights check every
 ``--weights-check-interval-s``. Scores persist in DIR/scores.json after every step, so a restart resumes them.
@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     p.add_argument("--step-interval-s", type=float, default=d.step_interval_s)
     p.add_argument("--weights-check-interval-s", type=float, default=d.weights_check_interval_s)
     p.add_argument("--state-dir", type=Path, default=d.state_dir)
-    p.add_argument("--reference-model", default=d.reference_model,
-                   help="smollm2-135m, tiny, a model path, or 'none' (exact challenges only, no spot checks)")
+    p.add_argument("--reference-model", action="append", default=None, metavar="SPEC",
+                   help="an admitted model to verify and pay (repeat for each; smollm2-135m, tiny, a path, any of "
+                        "them with :layers=F for a first-layers model, or 'none'); default: smollm2-135m")
     p.add_argument("--device", default=d.device)
     p.add_argument("--n-exact", type=int, default=d.n_exact)
     p.add_argument("--n-open", type=int, default=d.n_open)
@@ -61,10 +62,11 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its own lines are noise; skips are logged below
-    reference = None if a.reference_model in (None, "", "none") else a.reference_model
+    specs = d.reference_models if a.reference_model is None else tuple(
+        spec for spec in a.reference_model if spec not in ("", "none"))
     return ValidatorSettings(
         chain_endpoint=a.chain_endpoint, chain_node_address=a.chain_node_address, chain_tls_ca=a.chain_tls_ca, wallet_name=a.wallet_name, wallet_hotkey=a.wallet_hotkey,
-        wallet_path=a.wallet_path, state_dir=a.state_dir, reference_model=reference, device=a.device,
+        wallet_path=a.wallet_path, state_dir=a.state_dir, reference_models=specs, device=a.device,
         sample_size=a.sample_size, timeout_s=a.timeout_s, step_interval_s=a.step_interval_s,
         weights_check_interval_s=a.weights_check_interval_s, n_exact=a.n_exact, n_open=a.n_open,
         open_temperature=a.open_temperature,
@@ -74,24 +76,21 @@ def parse_args(argv: list[str] | None) -> ValidatorSettings:
 
 def load_parts(settings: ValidatorSettings):
     """The slow parts (keys, models), loaded off the event loop."""
-    from validators.reference import ReferenceModel
-    from validators.similarity import Embedder
+    from validators.reference import ReferenceModels
 
     wallet = Wallet(name=settings.wallet_name, hotkey=settings.wallet_hotkey,
                     root=settings.wallet_path or default_wallet_root())
     hotkey = wallet.load_hotkey()
-    reference = embedder = None
-    if settings.reference_model:
-        print(f"loading reference model {settings.reference_model}...", flush=True)
-        reference = ReferenceModel.load(settings.reference_model, device=settings.device)
-        print("loading sentence embeddings...", flush=True)
-        embedder = Embedder.load()
-    return hotkey, reference, embedder
+    print(f"loading the models to verify: {', '.join(settings.reference_models) or 'none'}...", flush=True)
+    models = ReferenceModels.load(settings.reference_models, device=settings.device)
+    for line in models.describe():
+        print(f"  holding {line}", flush=True)
+    return hotkey, models
 
 
 async def run(settings: ValidatorSettings) -> None:
-    hotkey, reference, embedder = await asyncio.to_thread(load_parts, settings)
-    validator = Validator(settings, hotkey, reference=reference, embedder=embedder)  # gRPC channels: on the loop
+    hotkey, models = await asyncio.to_thread(load_parts, settings)
+    validator = Validator(settings, hotkey, models=models)  # gRPC channels: on the loop
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -119,8 +118,6 @@ async def run(settings: ValidatorSettings) -> None:
     print(f"READY validator {validator.hotkey.ss58_address}", flush=True)
     await stop.wait()
     scheduler.shutdown(wait=False)
-    if reference is not None:
-        reference.cancelled.set()  # do not keep the process alive for a reference answer nobody will use
     await validator.close()
 
 

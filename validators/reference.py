@@ -1,5 +1,6 @@
-"""The validator's own copy of a model: reference answers for open challenges, and teacher-forced spot checks
-of miners that claim to serve the same model."""
+"""The validator's own copies of the admitted models: every answer of a miner committed to one of them is
+inspected (tokens, text, end), and a share is verified by one teacher-forced pass (log-probs and token choices).
+"""
 
 from __future__ import annotations
 
@@ -60,14 +61,15 @@ HALF_PRECISION = Tolerances(logprob_nats=0.5, choice_nats=0.5, nucleus_mass=0.15
 
 @dataclass(frozen=True)
 class Verdict:
-    ok: bool
+    ok: bool  # False: the answer is not what the committed model, sampled as asked, returns (a lie)
     reason: str
     positions: int = 0  # completion tokens the check teacher-forced (0 when it ran no model)
     logprob_error: float = 0.0  # the largest |reported - recomputed| log-prob among them (nats)
     choice_gap: float = 0.0  # the largest distance of a token from the sampler's choice among them (logit units)
-    # False for a failure that an honest miner can cause (an answer cut at its own token limit, below the
-    # request's, as the proto lets it clamp): that answer scores 0, but the miner is not penalised as a liar.
-    lie: bool = True
+    # The share of the answer delivered: 1 when it ends with an end token or fills ``max_new_tokens``, else its
+    # token count over ``max_new_tokens`` (an answer cut short at the miner's own lower limit, as the proto lets
+    # it clamp, is the model's but incomplete: it is paid for what it holds, never as a whole answer).
+    completeness: float = 1.0
 
 
 def _comparable(text: str) -> str:
@@ -80,7 +82,6 @@ class ReferenceModel:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
-        self.cancelled = threading.Event()  # set at shutdown: a generation in progress stops at the next token
         self.tolerances = FLOAT32 if str(loaded.dtype) == "torch.float32" else HALF_PRECISION
         self.end_ids = end_token_ids(loaded)
 
@@ -99,58 +100,28 @@ class ReferenceModel:
         turns = [ChatMessage(m["role"], m["content"]) for m in messages]
         return encode_prompt(self.loaded.tokenizer, turns)
 
-    def answer(self, messages: Sequence[Mapping[str, str]], max_new_tokens: int) -> str:
-        """The greedy answer of the reference model (blocking; call it from a worker thread)."""
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        cancelled = self.cancelled
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool)
-
-        ids = self._prompt_ids(messages)
-        model, tokenizer = self.loaded.model, self.loaded.tokenizer
-        with self._lock, torch.inference_mode():
-            inputs = torch.tensor([ids], device=self.loaded.device)
-            out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=tokenizer.eos_token_id,
-                                 stopping_criteria=StoppingCriteriaList([_Cancelled()]))
-        return tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
-
     def tolerances_for(self, miner_dtype: str) -> Tolerances:
         """The strict float32 rule needs both sides in float32; a miner that computes in half precision, or does
         not say (``ModelIdentity.dtype`` empty), is held to the loose rule, which still fails another model."""
         return self.tolerances if miner_dtype == "float32" else HALF_PRECISION
 
-    def verify(self, messages: Sequence[Mapping[str, str]], text: str, token_ids: Sequence[int],
-               logprobs: Sequence[float], *, temperature: float, top_p: float, seed: int, max_new_tokens: int,
-               miner_dtype: str) -> Verdict:
-        """Check a miner's answer ``text``, its reported tokens and log-probs, and its token choices (blocking).
+    def inspect(self, text: str, token_ids: Sequence[int], logprobs: Sequence[float], *,
+                max_new_tokens: int) -> Verdict:
+        """What can be checked of an answer without running the model (cheap: every answer gets it).
 
-        ``temperature``, ``top_p``, ``seed`` and ``max_new_tokens`` are those of the request the validator sent.
-        Fails without running the model when the answer has more than ``max_new_tokens`` tokens (its end token
-        included: no honest miner returns more, and teacher forcing costs memory per token, so a check never
-        teacher-forces more than that). Otherwise it fails when: the text is not what the tokens decode to
-        (special tokens skipped, outer whitespace ignored), so a miner cannot be paid for text its tokens do not
-        carry; a non-empty answer comes without tokens, or with a log-prob count other than its token count; a
-        token is outside the vocabulary; an end-of-sequence token is followed by anything (padding); the answer
-        stops before ``max_new_tokens`` without ending in an end-of-sequence token (truncated). Then, in one
-        teacher-forced forward pass: the final end token is not the sampler's choice at its position (within
-        ``choice_nats``); or more than ``tolerances.max_bad_fraction`` of the positions report a log-prob off by
-        more than ``logprob_nats``; or more than ``max_bad_choice_fraction`` of them hold a token farther than
-        ``choice_nats`` from the sampler's choice (``subnet.sampling.choice_gap``: greedy requests the argmax,
-        sampled ones the position-keyed Gumbel-max choice for this seed), so answering greedily when asked to
-        sample, or with another model, fails. No failure at all is allowed when both sides compute in float32
-        (see ``tolerances_for``).
+        Fails when: the answer has more than ``max_new_tokens`` tokens (its end token included: no honest miner
+        returns more, and a check never teacher-forces more than that); a non-empty answer comes without tokens,
+        or with a log-prob count other than its token count; a token is outside the vocabulary; the text is not
+        what the tokens decode to (special tokens skipped, outer whitespace ignored), so a miner cannot be paid
+        for text its tokens do not carry; an end token is followed by anything (padding). Otherwise ``ok``, with
+        the answer's ``completeness`` (see ``Verdict``).
         """
         if len(token_ids) > max_new_tokens:
             return Verdict(False, f"{len(token_ids)} tokens for a request of at most {max_new_tokens}")
         if not token_ids:
             if _comparable(text):
                 return Verdict(False, "an answer without its tokens and log-probs")
-            return Verdict(True, "an empty answer (it earns nothing)")
+            return Verdict(True, "an empty answer (it earns nothing)", completeness=0.0)
         if len(logprobs) != len(token_ids):
             return Verdict(False, f"{len(token_ids)} tokens but {len(logprobs)} log-probs")
         if any(not 0 <= t < self.loaded.model.config.vocab_size for t in token_ids):
@@ -161,8 +132,32 @@ class ReferenceModel:
         if any(t in self.end_ids for t in token_ids[:-1]):
             return Verdict(False, "tokens after an end-of-sequence token (a padded answer)")
         ended = token_ids[-1] in self.end_ids
-        # Checked after the forward pass: a cut answer whose tokens are not the model's is a lie all the same.
-        truncated = not ended and len(token_ids) < max_new_tokens
+        if ended or len(token_ids) >= max_new_tokens:
+            return Verdict(True, "a whole answer")
+        return Verdict(True, f"an answer cut after {len(token_ids)} of {max_new_tokens} tokens without an end token",
+                       completeness=len(token_ids) / max_new_tokens)
+
+    def verify(self, messages: Sequence[Mapping[str, str]], text: str, token_ids: Sequence[int],
+               logprobs: Sequence[float], *, temperature: float, top_p: float, seed: int, max_new_tokens: int,
+               miner_dtype: str) -> Verdict:
+        """``inspect``, then one teacher-forced forward pass over the answer (blocking; call it from a thread).
+
+        ``temperature``, ``top_p``, ``seed`` (already bound to the answering miner's hotkey) and
+        ``max_new_tokens`` are those of the request the validator sent. After ``inspect``'s checks, it fails when:
+        the final end token is not the sampler's choice at its position (within ``choice_nats``: an answer cut
+        short with a forged end); or more than ``tolerances.max_bad_fraction`` of the positions report a log-prob
+        off by more than ``logprob_nats``; or more than ``max_bad_choice_fraction`` of them hold a token farther
+        than ``choice_nats`` from the sampler's choice (``subnet.sampling.choice_gap``: greedy requests the argmax,
+        sampled ones the position-keyed Gumbel-max choice for this seed), so answering greedily when asked to
+        sample, with another model, fewer layers or another precision than declared, or relaying another miner's
+        sampled answer, fails. No failure at all is allowed when both sides compute in float32 (see
+        ``tolerances_for``). An answer cut without an end token passes when its tokens are the model's, with its
+        ``completeness`` below 1.
+        """
+        inspected = self.inspect(text, token_ids, logprobs, max_new_tokens=max_new_tokens)
+        if not inspected.ok or not token_ids:
+            return inspected
+        ended = token_ids[-1] in self.end_ids
         tol = self.tolerances_for(miner_dtype)
         with self._lock:
             forced = teacher_forced_logprobs(self.loaded.model, self._prompt_ids(messages), token_ids,
@@ -172,7 +167,8 @@ class ReferenceModel:
         gaps = [choice_gap(rows[i], int(token), temperature=temperature, top_p=top_p, seed=seed, position=i,
                            nucleus_slack=tol.nucleus_mass) for i, token in enumerate(token_ids)]
         positions = len(token_ids)
-        measured = {"positions": positions, "logprob_error": max(errors), "choice_gap": max(gaps)}
+        measured = {"positions": positions, "logprob_error": max(errors), "choice_gap": max(gaps),
+                    "completeness": inspected.completeness}
         if ended and gaps[-1] > tol.choice_nats:
             return Verdict(False, f"the end token is not the sampler's choice at position {positions - 1} (gap "
                                   f"{gaps[-1]:.3g}): the answer was cut short", **measured)
@@ -182,7 +178,24 @@ class ReferenceModel:
             return Verdict(False, f"{bad_logprobs} log-probs and {bad_choices} token choices of {positions} positions "
                                   "failed: the answer does not come from the committed model sampled as asked",
                            **measured)
-        if truncated:
-            return Verdict(False, f"the answer stops after {positions} of {max_new_tokens} tokens without an "
-                                  "end-of-sequence token (a truncated answer)", lie=False, **measured)
         return Verdict(True, "consistent with the committed model sampled as asked", **measured)
+
+
+class ReferenceModels:
+    """The admitted models this validator holds, by weights hash: the only miners it can verify, and so pay."""
+
+    def __init__(self, models: Sequence[ReferenceModel]) -> None:
+        self.by_hash: dict[str, ReferenceModel] = {m.weights_sha256: m for m in models}
+
+    @classmethod
+    def load(cls, specs: Sequence[str], *, device: str = "auto") -> ReferenceModels:
+        return cls([ReferenceModel.load(spec, device=device) for spec in specs])
+
+    def get(self, model_hash: str) -> ReferenceModel | None:
+        return self.by_hash.get(model_hash)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_hash)
+
+    def describe(self) -> list[str]:
+        return [f"{m.loaded.identity.name} ({h[:12]})" for h, m in self.by_hash.items()]

@@ -7,11 +7,11 @@ The rules, in order of precedence:
    whose parsing fails (see ``score_challenge``) score 0.
 2. Quality: an exact challenge scores 1 when the parsed answer equals the expected one, else 0 (no partial
    credit: for a sorting task, credit per position would pay a miner that echoes the unsorted input). An open
-   challenge scores its similarity to the validator's reference answer, rescaled so that everything at or below
-   a floor is 0 and 1 stays 1. The floor is the larger of ``similarity_floor`` (unrelated or garbage text scores
-   about 0 to 0.15 with all-MiniLM-L6-v2) and the similarity of the QUESTION itself to the reference: echoing or
-   rephrasing the question already scores 0.5 to 0.8 against a good answer, so an answer earns only for what it
-   adds beyond restating the question.
+   challenge scores the answer's ``completeness`` as the validator's inspection found it (1 for a whole answer
+   of the committed model, its share of ``max_new_tokens`` for one cut short without an end token, 0 when it
+   was not inspected): the validator pays open prompts for being the admitted model's own answers, which the
+   spot checks verify, and never for resembling any text of its own. Models are told apart by exact-task
+   accuracy and by speed; a miner cannot earn by imitating a reference answer.
 3. Speed counts less than quality: ``reward = quality_weight * quality + speed_weight * speed`` with weights that
    sum to 1, and ``reward = 0`` whenever ``quality = 0``, so a fast wrong or garbage miner earns nothing.
    Speed is 1 for the fastest useful answer of the challenge, falling linearly to 0 at the deadline.
@@ -36,7 +36,6 @@ class RewardSettings:
 
     quality_weight: float = 0.85
     speed_weight: float = 0.15
-    similarity_floor: float = 0.3
     max_answer_chars: int = 4000
 
     def __post_init__(self) -> None:
@@ -44,8 +43,6 @@ class RewardSettings:
             raise ValueError("weights must satisfy 0 <= speed_weight <= quality_weight <= 1")
         if not math.isclose(self.quality_weight + self.speed_weight, 1.0):
             raise ValueError(f"quality_weight + speed_weight must be 1, got {self.quality_weight + self.speed_weight}")
-        if not (0.0 <= self.similarity_floor < 1.0):
-            raise ValueError(f"similarity_floor must be in [0, 1), got {self.similarity_floor}")
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,16 @@ class Response:
     """What one miner returned for one challenge, as the loop observed it (signature already verified).
 
     ``error`` is set (to a short reason such as "timeout" or "unavailable") when the call failed; ``latency_s``
-    is the wall time from sending the request to holding the full answer; ``n_tokens`` the generated tokens.
+    is the wall time from sending the request to holding the full answer; ``n_tokens`` the generated tokens;
+    ``completeness`` what the validator's inspection found (``validators.reference.Verdict``), None when the
+    answer was not inspected.
     """
 
     text: str = ""
     latency_s: float = math.inf
     error: str | None = None
     n_tokens: int | None = None
+    completeness: float | None = None
 
     @classmethod
     def failed(cls, reason: str) -> Response:
@@ -88,20 +88,10 @@ def exact_quality(challenge: Challenge, text: str) -> float:
     return 1.0 if check_answer(challenge.answer_type, text, challenge.expected) else 0.0
 
 
-def open_quality(similarity: float, settings: RewardSettings, *, baseline: float = 0.0) -> float:
-    """Similarity to the reference rescaled to [0, 1]: 0 at or below the floor, 1 at 1, linear between.
-
-    The floor is ``max(settings.similarity_floor, baseline)``, where ``baseline`` is the similarity of the
-    question to the reference (see the module docstring). NaN or infinite similarities score 0; a NaN baseline
-    is ignored; a baseline of 1 or more leaves nothing to earn (0).
-    """
-    if not _finite(similarity):
-        return 0.0
-    floor = max(settings.similarity_floor, baseline) if _finite(baseline) else settings.similarity_floor
-    if floor >= 1.0:
-        return 0.0
-    scaled = (similarity - floor) / (1.0 - floor)
-    return min(1.0, max(0.0, scaled))
+def open_quality(response: Response) -> float:
+    """The inspected completeness of an open answer, in [0, 1]; 0 when not inspected or not finite."""
+    c = response.completeness
+    return min(1.0, max(0.0, c)) if c is not None and _finite(c) else 0.0
 
 
 def speed_score(latency_s: float, *, fastest_s: float, deadline_s: float) -> float:
@@ -130,43 +120,24 @@ def combine(quality: float, speed: float, settings: RewardSettings) -> float:
     return min(1.0, max(0.0, reward))
 
 
-def question(challenge: Challenge) -> str:
-    """The text of the challenge's last user message (what an echoing miner would repeat)."""
-    users = [m["content"] for m in challenge.messages if m["role"] == "user"]
-    return users[-1] if users else ""
-
-
 def score_challenge(
     challenge: Challenge,
     responses: Mapping[int, Response],
     *,
     deadline_s: float,
     settings: RewardSettings,
-    reference: str | None = None,
-    similarity: Callable[[str, str], float] | None = None,
     on_error: Callable[[int, str], None] | None = None,
 ) -> dict[int, float]:
     """The reward of every miner (by uid) for one challenge.
 
-    For an open challenge pass the validator's ``reference`` answer and a ``similarity(answer, reference)``
-    function (``validators.similarity.Embedder.similarity``); the question (the last user message) is scored
-    with it too, as the baseline of :func:`open_quality`. The speed reference is the fastest usable answer with
-    a positive quality, so the fastest good miner gets the full speed share. Every uid of ``responses`` appears
-    in the result, with a value in [0, 1].
+    Open answers are worth their ``completeness`` (see :func:`open_quality`), exact ones their correctness. The
+    speed reference is the fastest usable answer with a positive quality, so the fastest good miner gets the full
+    speed share. Every uid of ``responses`` appears in the result, with a value in [0, 1].
 
     An answer that cannot be scored (parsing it raises, e.g. a list of numbers too long for ``int``) scores 0
     and is reported to ``on_error(uid, reason)``; the other miners' answers are scored as usual.
     """
-    open_score: Callable[[str], float] | None = None
-    if challenge.kind == "open":
-        if reference is None or similarity is None:
-            raise ValueError(f"open challenge {challenge.id} needs a reference answer and a similarity function")
-        ref, sim = reference, similarity
-        baseline = sim(question(challenge), ref)
-
-        def open_score(text: str) -> float:
-            return open_quality(sim(text, ref), settings, baseline=baseline)
-    elif challenge.expected is None or challenge.answer_type is None:
+    if challenge.kind != "open" and (challenge.expected is None or challenge.answer_type is None):
         raise ValueError(f"challenge {challenge.id} is not an exact challenge")  # our bug, not a miner's
 
     quality: dict[int, float] = {}
@@ -175,8 +146,8 @@ def score_challenge(
             quality[uid] = 0.0
             continue
         try:
-            quality[uid] = open_score(response.text) if open_score is not None else exact_quality(challenge,
-                                                                                                   response.text)
+            quality[uid] = (open_quality(response) if challenge.kind == "open"
+                            else exact_quality(challenge, response.text))
         except (ValueError, ArithmeticError, RuntimeError) as exc:  # what miner text can make a parser raise
             quality[uid] = 0.0
             if on_error is not None:

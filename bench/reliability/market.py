@@ -1,7 +1,8 @@
 """Scenario 1, the market: one chain, three validators with unequal stake, miners of graded quality.
 
-Miners serve the validators' reference model (``tiny``) greedily, cut at different answer lengths (see
-``quality``), so the true quality order is known. The market runs for a number of tempos with fast blocks; a
+Miners serve the validators' reference model (``tiny``), cut at different answer lengths (``--max-new-tokens``),
+so the true quality order is known: validators pay an open answer cut without an end token for the share of the
+requested tokens it holds (``validators.rewards``), and a random-weight model practically never ends early. The market runs for a number of tempos with fast blocks; a
 sampler records the metagraph at every epoch. Figures, over the second half of the epochs (the first ones
 still carry the start-up, when not every validator had set weights):
 
@@ -27,6 +28,9 @@ from bench.reliability.stats import spearman
 from subnet.chain.params import Hyperparameters
 from subnet.metagraph import Metagraph
 
+# Answer lengths (tokens) of the market's miners, best first; 96 is the open challenges' full length.
+GRADES: tuple[int, ...] = (96, 48, 28, 18, 12, 7, 4, 2)
+QUICK_GRADES: tuple[int, ...] = (96, 28, 10, 3)
 STEP_LINE = re.compile(r"step (\d+): (\d+) miners in ([\d.]+)s; rewards (\{[^}]*\})")
 
 
@@ -58,12 +62,9 @@ class MarketConfig:
         return [f"v{i}" for i in range(len(self.stakes))]
 
     def validator_flags(self, index: int) -> list[str]:
-        # No spot checks here: the graded miners cut their answers short (that is the known quality order), and a
-        # checked cut answer scores 0, which would add noise unrelated to quality. Spot checks have their own
-        # figures (scenario 5, bench/bench_verification.py).
+        # Open challenges only: a random-weight model answers no exact task, so they would add nothing.
         return ["--reference-model", "tiny", "--timeout-s", str(self.timeout_s), "--step-interval-s",
-                str(self.step_interval_s), "--n-exact", "0", "--n-open", "1", "--open-temperature", "0",
-                "--verify-fraction", "0", "--seed", str(100 + index)]
+                str(self.step_interval_s), "--n-exact", "0", "--n-open", "1", "--seed", str(100 + index)]
 
 
 @dataclass
@@ -190,7 +191,7 @@ def market_figures(market: Market, report: Report) -> None:
     """Scenario 1's figures over the second half of the sampled epochs."""
     cfg, half = market.config, market.snapshots[len(market.snapshots) // 2:]
     miners, validators = cfg.miners, cfg.validators
-    quality = [-i for i in range(len(miners))]  # designed order, verified by ``quality.true_quality``
+    quality = list(cfg.grades)  # an answer cut at N tokens is worth N / 96 of a whole one
     incentive = [float(np.mean([s.graph.I[market.uid[m]] for s in half])) for m in miners]
     rho = spearman(quality, incentive)
     report.figure("epochs measured (second half of the run)", len(half))

@@ -11,8 +11,7 @@ from bench.reliability.abuse import scenario_abuse
 from bench.reliability.chainfaults import scenario_chain_faults
 from bench.reliability.faults import scenario_miner_faults, scenario_validator_fault
 from bench.reliability.load import scenario_load
-from bench.reliability.market import MarketConfig, scenario_market, start_market
-from bench.reliability.quality import GRADES, QUICK_GRADES
+from bench.reliability.market import GRADES, QUICK_GRADES, MarketConfig, scenario_market, start_market
 from bench.reliability.report import Report
 
 
