@@ -14,6 +14,7 @@ Nothing here downloads anything: every load passes ``local_files_only``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.metadata
 import os
@@ -252,24 +253,61 @@ class TeacherForced:
     logits: Any = None
 
 
+class PromptCache:
+    """The key/value cache of recent prompts, so that many answers to one prompt (every miner's answer to one
+    challenge) pay for its prefill once. Holds the cache of all the prompt's tokens but the last (whose logits
+    predict the first completion token), for at most ``capacity`` prompts, least recently used dropped first.
+    Not thread-safe: the caller serialises forward passes (the model is not thread-safe either).
+    """
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self._entries: dict[tuple[int, ...], Any] = {}  # insertion order = recency
+
+    def forward(self, model: Any, prompt_ids: Sequence[int], completion_ids: Sequence[int]) -> Any:
+        """The logits ([C+1, V]) of prompt + completion at the completion's positions and the one before."""
+        import torch
+        from transformers import DynamicCache
+
+        device = next(model.parameters()).device
+        key = tuple(prompt_ids)
+        cache = self._entries.pop(key, None)
+        if cache is None:
+            cache = DynamicCache()
+            if len(key) > 1:
+                model(input_ids=torch.tensor([key[:-1]], device=device), past_key_values=cache, use_cache=True,
+                      logits_to_keep=1)
+        self._entries[key] = cache
+        while len(self._entries) > self.capacity:
+            self._entries.pop(next(iter(self._entries)))
+        ids = torch.tensor([[key[-1], *completion_ids]], device=device)  # [1, 1+C]
+        # The pass appends the completion to the cache it is given: a copy (a few MB) keeps the prompt's intact.
+        return model(input_ids=ids, past_key_values=copy.deepcopy(cache), use_cache=True,
+                     logits_to_keep=len(completion_ids) + 1).logits[0]
+
+
 def teacher_forced_logprobs(model: Any, prompt_ids: Sequence[int], completion_ids: Sequence[int], *,
-                            with_logits: bool = False) -> TeacherForced:
+                            with_logits: bool = False, prompt_cache: PromptCache | None = None) -> TeacherForced:
     """Score ``completion_ids`` after ``prompt_ids`` with one forward pass of ``model``.
 
     Guarantees: ``logprobs[i]`` is log_softmax of the raw logits (temperature 1, no top-p) predicting
     completion token ``i``, computed in float32 — the same definition a miner reports; ``argmax_ids[i]`` is
     what greedy decoding would have picked there. Only the completion's C positions get logits (the language
     model head runs on C + 1 positions, not on the prompt), so memory is C x vocabulary floats, bounded by the
-    caller's bound on C.
+    caller's bound on C. With a ``prompt_cache`` the prompt's prefill is reused from an earlier call on the same
+    prompt (the pass then runs over the completion alone, as a miner's decoding does after its prefill).
     """
     import torch
 
     if not prompt_ids or not completion_ids:
         raise ValueError("teacher forcing needs at least one prompt token and one completion token")
     device = next(model.parameters()).device
-    ids = torch.tensor([list(prompt_ids) + list(completion_ids)], device=device)  # [1, P+C]
     with torch.inference_mode():
-        logits = model(input_ids=ids, logits_to_keep=len(completion_ids) + 1).logits[0]  # [C+1, V]
+        if prompt_cache is not None:
+            logits = prompt_cache.forward(model, prompt_ids, completion_ids)  # [C+1, V]
+        else:
+            ids = torch.tensor([list(prompt_ids) + list(completion_ids)], device=device)  # [1, P+C]
+            logits = model(input_ids=ids, logits_to_keep=len(completion_ids) + 1).logits[0]  # [C+1, V]
     # Position t predicts token t+1, so the completion is predicted by positions P-1 .. P+C-2: all kept rows
     # but the last.
     predicting = logits[:-1].float()  # [C, V]

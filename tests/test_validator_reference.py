@@ -13,7 +13,7 @@ from miners.backend import Completion, GenerationRequest, SamplingParams
 from miners.engine import Engine, EngineSettings
 from miners.transformers_backend import TransformersBackend
 from subnet.model_loading import load_model
-from subnet.models import ChatMessage
+from subnet.models import ChatMessage, PromptCache, encode_prompt, teacher_forced_logprobs
 from validators.reference import FLOAT32, HALF_PRECISION, ReferenceModel
 
 MESSAGES = [{"role": "user", "content": "Write a short poem about rivers and stones, then explain it."}]
@@ -129,3 +129,22 @@ async def test_text_must_be_what_the_tokens_decode_to(miner: TransformersBackend
 def test_half_precision_references_use_the_measured_loose_rule(model_cache_dir: Path) -> None:
     half = ReferenceModel(load_model("tiny", device="cpu", dtype="bfloat16", cache_dir=model_cache_dir))
     assert half.tolerances == HALF_PRECISION
+
+
+def test_a_cached_prompt_gives_the_same_scores_as_a_full_pass(miner: TransformersBackend) -> None:
+    """Answers to one prompt share its prefill (``PromptCache``): each pass over a completion gives the scores of a
+    full pass over prompt + completion, and one answer's pass never leaks into the next one's."""
+    model, tokenizer = miner.loaded.model, miner.loaded.tokenizer
+    prompt = encode_prompt(tokenizer, [ChatMessage(**m) for m in MESSAGES])
+    answers = [[5, 17, 300, 41], [9000, 12, 7], [5, 17, 300, 41, 8, 8, 8, 8]]
+    cache = PromptCache(capacity=1)
+    for completion in [*answers, *answers]:
+        full = teacher_forced_logprobs(model, prompt, completion, with_logits=True)
+        cached = teacher_forced_logprobs(model, prompt, completion, with_logits=True, prompt_cache=cache)
+        assert (cached.logits - full.logits).abs().max().item() < 1e-4
+        assert cached.argmax_ids == full.argmax_ids
+    other = encode_prompt(tokenizer, [ChatMessage(**m) for m in OTHER])
+    fresh = teacher_forced_logprobs(model, other, answers[0], with_logits=True)
+    assert (teacher_forced_logprobs(model, other, answers[0], with_logits=True, prompt_cache=cache).logits
+            - fresh.logits).abs().max().item() < 1e-4  # a capacity of one: the other prompt replaced the first
+    assert len(cache._entries) == 1

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from subnet.model_loading import LoadedModel, end_token_ids, load_model
-from subnet.models import ChatMessage, encode_prompt, teacher_forced_logprobs
+from subnet.models import ChatMessage, PromptCache, encode_prompt, teacher_forced_logprobs
 from subnet.sampling import choice_gap
 
 
@@ -82,6 +82,8 @@ class ReferenceModel:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
+        # Every miner answers the same challenge prompts: their prefill is computed once per step, not per answer.
+        self._prompts = PromptCache()
         self.tolerances = FLOAT32 if str(loaded.dtype) == "torch.float32" else HALF_PRECISION
         self.end_ids = end_token_ids(loaded)
 
@@ -161,7 +163,7 @@ class ReferenceModel:
         tol = self.tolerances_for(miner_dtype)
         with self._lock:
             forced = teacher_forced_logprobs(self.loaded.model, self._prompt_ids(messages), token_ids,
-                                             with_logits=True)
+                                             with_logits=True, prompt_cache=self._prompts)
         rows = forced.logits.numpy()  # [C, V] float32
         errors = [abs(r - f) if math.isfinite(r) else math.inf for r, f in zip(logprobs, forced.logprobs, strict=True)]
         gaps = [choice_gap(rows[i], int(token), temperature=temperature, top_p=top_p, seed=seed, position=i,
