@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from subnet.server import ServiceBinding, service
 from subnet.testing import EchoMiner, serving
 from tests.chain_fixtures import TOKEN, DevKeys, start_chain
 from validators import reference as reference_module
-from validators.challenges import ChallengeSettings
+from validators.challenges import ChallengeSettings, build_challenges
 from validators.config import ValidatorSettings
 from validators.loop import Validator
 from validators.querying import UNDECODABLE
@@ -81,6 +82,38 @@ def raw_miner(reply: bytes = b"", chunks: Sequence[bytes] = (), calls: list[str]
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(MINER_SERVICE, handlers),))
 
     return ServiceBinding(None, MINER_SERVICE, add)
+
+
+class Oracle(EchoMiner):
+    """A model-free miner that knows the right answer to every exact challenge (the validator's own expected values)
+    and answers open ones with fixed text, all of it tokenized with the committed model's tokenizer, ended with the
+    end token, with plausible log-probs, under the committed model's identity: the best a program can do."""
+
+    def __init__(self, answers: dict[str, str], reference: ReferenceModel) -> None:
+        super().__init__()
+        self.answers, self.tokenizer = answers, reference.loaded.tokenizer
+        self.end = min(reference.end_ids)
+        identity = reference.loaded.identity
+        self.model = pb.ModelIdentity(name=identity.name, weights_sha256=identity.weights_sha256, dtype="float32")
+        self.known = 0  # exact challenges it answered right
+
+    async def Generate(self, request, context) -> pb.GenerateResponse:
+        text = self.answers.get(request.messages[-1].content)
+        self.known += text is not None
+        text = text or "Rivers carry stones to the sea over many years."
+        ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.end]
+        return pb.GenerateResponse(text=text, token_ids=ids, logprobs=[-0.5] * len(ids), completion_tokens=len(ids),
+                                   finish_reason=pb.FINISH_REASON_STOP, model=self.model, request_id=request.request_id)
+
+
+def exact_answers(seed: int, steps: range, n_exact: int, n_open: int) -> dict[str, str]:
+    """The expected answer of every exact challenge the validator (``seed``) sends in ``steps``."""
+    answers = {}
+    for step in steps:
+        for ch in build_challenges(random.Random(f"{seed}:{step}"), n_exact, n_open, ChallengeSettings()):
+            if ch.expected is not None:
+                answers[ch.messages[-1]["content"]] = ch.expected
+    return answers
 
 
 class Reply(EchoMiner):
@@ -200,6 +233,32 @@ async def test_undecodable_and_untrue_replies_cost_only_their_miner(
         assert any(f"uid {uid} " in m and UNDECODABLE in m for m in debug), debug
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+async def test_a_model_free_oracle_that_knows_every_answer_earns_nothing(
+    tmp_path: Path, model_cache_dir: Path
+) -> None:
+    """Right on every exact task, yet its tokens are not the committed model's choices: caught at once, every
+    time, while the honest miner of the same (random-weight) model, wrong on every exact task, earns."""
+    me = Keypair.generate()
+    reference = ReferenceModel(load_model("tiny", device="cpu", dtype="float32", cache_dir=model_cache_dir))
+    seed, n_exact, n_open = 6, 2, 1
+    oracle = Oracle(exact_answers(seed, range(3), n_exact, n_open), reference)
+    async with tiny_engine(model_cache_dir) as engine, AsyncExitStack() as stack:
+        _, subnet = await start_miners(stack, me, [honest(engine), lambda k: service(oracle, "Miner")],
+                                       model_hash=reference.weights_sha256)
+        validator = local_validator(tmp_path, me, subnet, reference, seed=seed, n_exact=n_exact, n_open=n_open)
+        try:
+            reports = [await validator.step() for _ in range(3)]
+        finally:
+            await validator.close()
+    honest_uid, oracle_uid = 1, 2
+    # The validator asked exactly the prompts the oracle knows: it answered every exact challenge right.
+    assert oracle.known == 3 * n_exact and all(len(r.queried) == 2 for r in reports)
+    assert reports[0].caught_lying == (oracle_uid,)
+    for report in reports:
+        assert report.rewards[oracle_uid] == 0.0 and report.rewards[honest_uid] > 0
+    assert validator.state.miners[oracle_uid].score == 0.0 < validator.state.miners[honest_uid].score
 
 
 async def test_a_reply_with_far_more_tokens_than_asked_is_a_lie_caught_without_teacher_forcing(
