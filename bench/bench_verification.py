@@ -1,5 +1,5 @@
-"""Verification of sampled answers (issue 13): false positives over honest answers, detection of cheats, and the
-cost of checking an answer against the cost of generating it.
+"""Verification of sampled answers: false positives over honest answers, detection of cheats, and the cost of
+checking an answer against the cost of generating it.
 
 Real engines (``miners.engine.Engine`` over ``TransformersBackend``) answer validator-style requests (the
 validator's own challenge prompts: greedy exact tasks and open questions sampled at 0.7, plus a share sampled at
@@ -9,9 +9,12 @@ the seed, temperature and top_p that were sent. Reported:
 
 - false positives: honest answers the check refuses (goal: 0), with the largest log-prob error and choice gap
   seen (the margins of ``validators.reference`` must stay above them);
-- detection: the share of each cheat's answers the check refuses (goal: 100% under the float32 rule);
+- detection: the share of each cheat's answers the check refuses, or (an answer cut without an end token) does
+  not take for a whole one (goal: 100% under the float32 rule);
 - cost: time to verify (one teacher-forced pass + recomputing every choice) over the time to generate the same
   answers token by token (goal: <= 10%), and the sampler's per-token cost against the PCG64 sampler it replaced.
+  As in a validator's step, several miners (``MINERS_PER_PROMPT``, each with its own seed) answer each prompt,
+  and the checks of one prompt's answers share its prefill (``subnet.models.PromptCache``).
 
 Tiny random-weight models carry the bulk (answers cut at 32 tokens to keep the run short); SmolLM2-135M a smaller
 sample (48 tokens). ``--answers`` sets the total of honest answers (default 2,016: 1,920 tiny + 96 SmolLM2); the
@@ -84,13 +87,18 @@ class Tally:
             self.reasons.append(verdict.reason)
 
 
+MINERS_PER_PROMPT = 4
+
+
 def requests_for(n: int, max_new_tokens: int, seed: int) -> list[GenerationRequest]:
-    """``n`` validator-style requests: the validator's challenge prompts with a seed each."""
+    """``n`` validator-style requests: the validator's challenge prompts, each sent to ``MINERS_PER_PROMPT``
+    miners with a seed each."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        exact, open_ = build_challenges(rng, 1, 1, ChallengeSettings())
-        temperature, top_p = SAMPLINGS[i % len(SAMPLINGS)]
+        if i % MINERS_PER_PROMPT == 0:
+            exact, open_ = build_challenges(rng, 1, 1, ChallengeSettings())
+        temperature, top_p = SAMPLINGS[(i // MINERS_PER_PROMPT) % len(SAMPLINGS)]
         ch = exact if temperature == 0 else open_
         out.append(GenerationRequest(messages=tuple(ChatMessage(**m) for m in ch.messages), request_id=str(i),
                                      sampling=SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature,
@@ -166,8 +174,8 @@ async def cheats(model: str, reference: ReferenceModel, n: int, max_new_tokens: 
 
     def tally(name: str, asked: Sequence[GenerationRequest], answers: Sequence[tuple[Sequence[int], Sequence[float]]],
               declared: str) -> None:
-        refused = sum(not check(reference, a, t, lp, declared)[0].ok for a, (t, lp) in zip(asked, answers, strict=True))
-        results[name] = (refused, len(asked))
+        verdicts = [check(reference, a, t, lp, declared)[0] for a, (t, lp) in zip(asked, answers, strict=True)]
+        results[name] = (sum(not v.ok or v.completeness < 1.0 for v in verdicts), len(asked))
 
     requests = requests_for(n, max_new_tokens, seed=777)
     sampled = [r for r in requests if r.sampling.temperature > 0]
@@ -332,7 +340,7 @@ def render(a, rows, cheat_rows, costs, dtypes, elapsed: float) -> str:
                      f"{t.logprob_error:.2g} | {t.choice_gap:.2g} | {t.nucleus_excess:.2g}, {t.gap_without_slack:.2g} | "
                      f"{t.verify_s:.1f} s / {t.generate_s:.1f} s = {t.verify_s / t.generate_s:.1%} |")
     lines += ["", f"Margins in use: float32 rule {FLOAT32}; loose rule {HALF_PRECISION}.", "",
-              "| model | cheat | refused / checked |", "|---|---|---|"]
+              "| model | cheat | refused (or not whole) / checked |", "|---|---|---|"]
     lines += [f"| {model} | {name} | {r}/{n} ({r / n:.0%}) |" for model, name, r, n in cheat_rows]
     lines += ["", "| sampler cost at 49,152 entries | ms per token |", "|---|---|"]
     lines += [f"| {name} | {ms:.2f} |" for name, ms in costs.items()]
