@@ -110,12 +110,18 @@ def test_device_and_dtype_resolution() -> None:
             resolve_device("cuda")
 
 
-def test_cpu_flag_rule(tmp_path: Path) -> None:
+def test_cpu_flag_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUBNET_CPU_BF16", raising=False)
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
     assert cpu_has_native_bf16(cpuinfo)
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
     assert not cpu_has_native_bf16(cpuinfo)
+    # The override used to run the suite down the native-bf16 path on any CPU.
+    monkeypatch.setenv("SUBNET_CPU_BF16", "native")
+    assert cpu_has_native_bf16(cpuinfo) and resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setenv("SUBNET_CPU_BF16", "emulated")
+    assert not cpu_has_native_bf16(tmp_path / "missing") and resolve_dtype("auto", torch.device("cpu")) == torch.float32
 
 
 def test_tiny_models_are_deterministic_per_seed(tmp_path: Path, tiny_model_dir: Path, model_cache_dir: Path) -> None:
