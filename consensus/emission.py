@@ -24,7 +24,8 @@ disagree when k would exceed 32 (within 0.0025 token of the cap), where both rew
 
 from __future__ import annotations
 
-UNITS_PER_TOKEN = 10**9
+from consensus.units import UNITS_PER_TOKEN
+
 """Base units in one token (the chain's rao per TAO)."""
 
 SUPPLY_CAP = 21_000_000 * UNITS_PER_TOKEN

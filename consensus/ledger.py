@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from consensus.emission import SUPPLY_CAP, block_reward, mint_amount
+from consensus.units import U16_MAX
 
-U16_MAX = 65_535
 DEFAULT_OWNER_CUT_U16 = 11_796
 """Subnet owner cut as a u16 proportion (11_796 / 65_535, about 18%), the chain's ``SubnetOwnerCut``."""
 DEFAULT_DELEGATE_TAKE_U16 = 11_796

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-U16_MAX = 65_535
+from consensus.units import U16_MAX
 
 
 class WeightsError(ValueError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-U16_MAX = 65_535
+from consensus.units import U16_MAX
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,17 @@ import pandas as pd
 
 from demo.network import NetworkWatcher
 from demo.router import NoMinerAvailable, ranked_axons, stream_answer
-from subnet import Keypair, RateLimiter, RateLimitSettings, Wallet, add_chain_trust_flags, default_wallet_root
+from subnet import (
+    UNITS_PER_TOKEN,
+    Keypair,
+    RateLimiter,
+    RateLimitSettings,
+    Wallet,
+    add_chain_trust_flags,
+    default_wallet_root,
+)
 
 log = logging.getLogger("subnet.demo")
-UNITS_PER_TOKEN = 10**9
 
 NOTICE = ("Prompts are answered by third-party miners on the subnet: do not send anything private. "
           "The answer comes from the serving miner with the highest incentive; if it fails, the next one answers.")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from consensus.units import UNITS_PER_TOKEN
 from miners.generators import EchoGenerator, EngineGenerator, Generator
 from miners.service import MinerService
 from subnet.auth.policy import MetagraphPolicy, NeuronAccess
@@ -35,7 +36,6 @@ from subnet.server import create_server, service
 from subnet.wallet import Wallet, default_wallet_root
 
 log = logging.getLogger("subnet.miner")
-UNITS_PER_TOKEN = 10**9
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The network: identity (keys, wallets), the gRPC wire protocol and its signing, the chain node and client,
-the metagraph, configuration and the ``subnet`` CLI."""
+"""The network: identity (keys, wallets), the gRPC wire protocol and its signing (``auth``, ``client``,
+``server``), the chain node and its client (``chain``), the metagraph, the sampler miners run and validators
+re-check, model files and loading, the local network runner and the ``subnet`` CLI."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ _EXPORTS = {
     "add_chain_trust_flags": "subnet.chain.client",
     "Metagraph": "subnet.metagraph",
     "Axon": "subnet.metagraph",
+    "UNITS_PER_TOKEN": "consensus.units",
     "SubnetError": "subnet.errors",
     "WalletError": "subnet.errors",
     "WrongPasswordError": "subnet.errors",

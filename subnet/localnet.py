@@ -24,7 +24,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import UNITS_PER_TOKEN
 from subnet.chain.calls import AdmittedModel
 from subnet.chain.client import ChainClient
 from subnet.chain.genesis import Genesis, load_genesis

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import U16_MAX, UNITS_PER_TOKEN
 from subnet.chain.calls import AdmittedModel
 from subnet.proto import subnet_pb2 as pb
-
-U16_MAX = 65_535
 
 
 @dataclass(frozen=True)

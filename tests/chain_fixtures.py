@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import UNITS_PER_TOKEN
 from subnet.chain.genesis import Genesis
 from subnet.chain.params import Hyperparameters
 from subnet.keys import Keypair

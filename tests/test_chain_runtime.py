@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from consensus import ledger as ledger_rules
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import UNITS_PER_TOKEN
 from consensus.yuma import epoch as yuma_epoch
 from subnet.chain import calls
 from subnet.chain.commit import commit_hash

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from consensus.emission import SUPPLY_CAP, UNITS_PER_TOKEN
+from consensus.emission import SUPPLY_CAP
 from consensus.ledger import (
     HotkeyOwnedElsewhere,
     InsufficientBalance,
@@ -35,6 +35,7 @@ from consensus.ledger import (
     remove_stake,
     transfer,
 )
+from consensus.units import UNITS_PER_TOKEN
 
 TOKEN = UNITS_PER_TOKEN
 

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from consensus.weights import U16_MAX, WeightsError, process_weights, weights_to_u16
+from consensus.units import U16_MAX
+from consensus.weights import WeightsError, process_weights, weights_to_u16
 from subnet.keys import Keypair
 from subnet.proto import subnet_pb2 as pb
 from subnet.seed_binding import bind_seed

@@ -11,6 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from consensus.units import UNITS_PER_TOKEN
 from subnet.auth import (
     AuthInterceptor,
     AuthSettings,
@@ -30,7 +31,7 @@ from subnet.testing import EchoMiner, serving
 INFO = "/subnet.v1.Miner/Info"
 GENERATE = "/subnet.v1.Miner/Generate"
 STREAM = "/subnet.v1.Miner/GenerateStream"
-TOKEN = 10**9
+TOKEN = UNITS_PER_TOKEN
 BODY = pb.GenerateRequest(prompt="two words", max_new_tokens=8).SerializeToString()
 U = grpc.StatusCode.UNAUTHENTICATED
 

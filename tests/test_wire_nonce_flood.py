@@ -10,6 +10,7 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 
+from consensus.units import UNITS_PER_TOKEN
 from subnet.auth import AuthInterceptor, AuthSettings, MetagraphPolicy, NeuronAccess, signing_interceptors, wire
 from subnet.client import MinerClient
 from subnet.keys import Keypair
@@ -19,7 +20,7 @@ from subnet.server import service
 from subnet.testing import EchoMiner, serving
 
 GENERATE = "/subnet.v1.Miner/Generate"
-TOKEN = 10**9
+TOKEN = UNITS_PER_TOKEN
 CACHE = 64
 FLOOD = 320
 

@@ -6,9 +6,10 @@ import random
 
 import pytest
 
+from consensus.units import UNITS_PER_TOKEN
 from subnet.auth import OPEN, PASSTHROUGH, RESTRICTED, SIGNED, AllowAll, AuthInterceptor, MetagraphPolicy, wire
 from subnet.auth.nonces import BELOW_FLOOR, REPLAYED, NonceCache
-from subnet.auth.policy import UNITS_PER_TOKEN, AccessPolicy
+from subnet.auth.policy import AccessPolicy
 from subnet.auth.ratelimit import RateLimiter, RateLimitSettings
 from subnet.errors import BadResponseSignatureError, UnsignedResponseError
 from subnet.keys import Keypair

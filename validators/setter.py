@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from consensus.weights import U16_MAX, normalize_max_weight, weights_to_u16
+from consensus.units import U16_MAX
+from consensus.weights import normalize_max_weight, weights_to_u16
 from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused
 from subnet.chain.commit import commit_hash
 from subnet.keys import Keypair

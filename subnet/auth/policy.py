@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
-UNITS_PER_TOKEN = 10**9
-
 
 @dataclass(frozen=True)
 class Decision:

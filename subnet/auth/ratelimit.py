@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from subnet.auth.policy import UNITS_PER_TOKEN
+from consensus.units import UNITS_PER_TOKEN
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from consensus import ledger as ledger_rules
+from consensus.units import U16_MAX
 from consensus.weights import validator_permits
 from consensus.yuma import epoch
 from subnet.chain.state import ChainState
 
-U16_MAX = 65_535
 SHARE_SCALE = 1 << 32  # incentive and dividends become integer shares at I32F32 resolution
 
 

@@ -34,8 +34,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from consensus import ledger as ledger_rules
-from consensus.emission import SUPPLY_CAP, UNITS_PER_TOKEN
+from consensus.emission import SUPPLY_CAP
 from consensus.ledger import Ledger
+from consensus.units import UNITS_PER_TOKEN
 from subnet import ss58
 from subnet.chain.calls import AdmittedModel
 from subnet.chain.params import Hyperparameters

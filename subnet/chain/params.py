@@ -7,10 +7,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import U16_MAX, UNITS_PER_TOKEN
 from consensus.yuma import YumaParams
-
-U16_MAX = 65_535
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
+from consensus.units import U16_MAX
 from subnet import ss58
 from subnet.chain import calls
 from subnet.keys import SIGNATURE_BYTES
 
-U16_MAX = 65_535
 MAX_ENDPOINT_CHARS = 255
 MAX_MODEL_NAME_CHARS = 256
 MAX_TLS_CERT_BYTES = 16_384

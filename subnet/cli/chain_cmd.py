@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from consensus.emission import UNITS_PER_TOKEN
+from consensus.units import UNITS_PER_TOKEN
 from subnet.chain import calls
 from subnet.chain.client import ChainClient, ChainUnavailable, TransactionRefused, add_chain_trust_flags
 from subnet.chain.commit import commit_hash
