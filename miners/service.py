@@ -52,7 +52,7 @@ def to_request(message: pb.GenerateRequest, max_new_tokens: int, temperature_flo
     """The engine's request for a wire request; 0 means "the default" for max_new_tokens and top_p.
 
     max_new_tokens above our limit is clamped (as the proto documents), not refused: the answer ends at the limit
-    (and a validator's spot check then fails it as cut short). With ``hotkey_ss58`` (the serving miner's), the
+    (and a validator then pays it only for the share of the requested tokens it holds). With ``hotkey_ss58`` (the serving miner's), the
     request's seed is bound to that hotkey (``subnet.seed_binding``), as validators expect.
     """
     sampling = SamplingParams(

@@ -10,10 +10,10 @@ Two kinds:
   bench/bench_tasks.py). Asked greedily (temperature 0) so the answer is the model's
   best and the returned tokens can be spot-checked by teacher forcing.
 - ``open``: an open question composed per request (topic x angle x audience x format x constraints, with
-  names and numbers; see ``validators.tasks.open_prompts``), scored by semantic similarity to the validator's own
-  reference answer. Asked with sampling (temperature > 0) and a seed that differs per miner
-  (:func:`miner_seed`), so two independent miners almost never return the same text; identical texts then
-  reveal relaying (see ``validators.copying``).
+  names and numbers; see ``validators.tasks.open_prompts``), paid for being the admitted model's own whole
+  answer (see ``validators.rewards``). Asked with sampling (temperature > 0) and a seed that differs per miner
+  (:func:`miner_seed`), which the miner binds to its own hotkey, so two miners never return the same text and a
+  relayed answer fails verification (see ``validators.copying``).
 
 The system prompt of either kind is drawn from one pool of neutral prompts that says nothing about the task.
 Many tasks are deliberately easy: a 135M-parameter instruct model gets some of them right, which is what lets
