@@ -36,7 +36,7 @@ demo: install
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
-# The reliability suite (issue 8): six scenarios on real processes, up to 20 minutes; figures in bench/RESULTS.md.
+# The reliability suite: faults, load, abuse and cheating on real processes (docs/DESIGN.md §10); figures in bench/RESULTS.md.
 reliability: install
 	$(PY) bench/reliability.py --full
 

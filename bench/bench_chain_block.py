@@ -1,4 +1,4 @@
-"""Per-block cost of the chain node against the number of funded accounts (issue 12).
+"""Per-block cost of the chain node against the number of funded accounts.
 
 Builds, in this process, one ``ChainNode`` per account count (default 1,000 and 100,000 funded accounts, every one
 holding at least the existential deposit) straight from a genesis, each in its own temp dir with its real SQLite

@@ -1,4 +1,4 @@
-"""Honest transactions on a real ``subnet-chain`` process while an attacker floods it with refused ones (issue 12).
+"""Honest transactions on a real ``subnet-chain`` process while an attacker floods it with refused ones.
 
 Starts ``subnet-chain`` (its own temp dir, ``--port 0``, 0.5 s blocks) and honest clients that submit transfers in
 a loop through ``ChainClient``, each waiting for its acknowledgement (the durable block) before the next; the

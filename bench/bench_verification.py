@@ -325,7 +325,7 @@ def render(a, rows, cheat_rows, costs, dtypes, elapsed: float) -> str:
     total = sum(t.answers for *_, t in rows)
     refused = sum(t.refused for *_, t in rows)
     lines = [
-        "## Verification of sampled answers (issue 13)", "",
+        "## Verification of sampled answers", "",
         f"{command} ({when}, {elapsed / 60:.1f} min on {os.cpu_count()} cores with other work running; dtypes: "
         f"{', '.join(dtypes)}; torch {torch.__version__}). Real engines answer the validator's challenge prompts "
         "(greedy, 0.7, and 1.0 with top_p 0.9) with a seed each; a float32 `ReferenceModel` verifies every answer "

@@ -1,4 +1,4 @@
-"""One epoch of Yuma consensus, as the subtensor chain computes it (see YUMA.md).
+"""One epoch of Yuma consensus, as the subtensor chain computes it (see docs/CONSENSUS.md §4).
 
 The function is pure: the chain node maps its uid-indexed state onto dense matrices (validators with a permit
 as rows, serving uids as columns), calls :func:`epoch`, and stores the results. The chain keeps weights and bonds

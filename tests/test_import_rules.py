@@ -1,4 +1,4 @@
-"""DESIGN.md section 3: who may import whom, checked by reading every module's import statements."""
+"""Who may import whom (docs/DESIGN.md §3 Import rules), checked by reading every module's import statements."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_import_direction() -> None:
         for path in sorted((ROOT / package).rglob("*.py")):
             for target in imported_packages(path) - ALLOWED[package] - {package}:
                 violations.append(f"{path.relative_to(ROOT)} imports {target}")
-    assert not violations, "import rules broken (DESIGN.md §3):\n" + "\n".join(violations)
+    assert not violations, "import rules broken (docs/DESIGN.md §3):\n" + "\n".join(violations)
 
 
 # The public API: what ``subnet`` exports (``subnet.__all__``), plus the generated wire contract.

@@ -1,9 +1,9 @@
-"""The short version of the reliability suite (issue 8): scenarios 1 (market), 2 (miner faults) and 5 (abuse)
+"""The short version of the end-to-end reliability suite: scenarios 1 (market), 2 (miner faults) and 5 (abuse)
 on real processes, with the goals of ``bench/reliability.py --quick`` as assertions; and that ``--quick`` refuses
 the scenarios it has no short version of.
 
 Every process is started through ``bench.reliability.net.Network``, which stops each one by PID in ``finally``.
-The full suite (all six scenarios, ~20 minutes) is ``make reliability``.
+The full suite (every scenario, see docs/DESIGN.md §10) is ``make reliability``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The task families behind the validator's challenges (validators/tasks), issue 13 item 3.
+"""The task families behind the validator's exact and open challenges (validators/tasks).
 
 What is checked: the same random state gives the same tasks; prompts are practically never repeated (no lookup
 table of precomputed answers helps) and every family and its decoy variants occur; system prompts say nothing

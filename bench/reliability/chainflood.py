@@ -1,4 +1,4 @@
-"""The chain's part of the abuse flood: refused transactions sent as fast as one process can (issue 12).
+"""The chain's part of the abuse flood: refused transactions sent as fast as one process can.
 
     python -m bench.reliability.chainflood ENDPOINT --seed-file F --max-seconds S [--fast-workers 16]
                                                     [--overdraft-workers 40]

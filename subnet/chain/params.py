@@ -1,5 +1,5 @@
 """Subnet hyperparameters: integers in the chain's own units, with the chain's defaults where they make sense
-for one local subnet (see YUMA.md section 6)."""
+for one local subnet (see docs/CONSENSUS.md §7)."""
 
 from __future__ import annotations
 
