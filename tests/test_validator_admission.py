@@ -1,6 +1,7 @@
-"""Only admitted models earn: a miner committed to a model the owner has not admitted (or, while the chain admits
-none, to a model this validator does not hold) scores 0, whatever it answers; an admitted model's dtype policy
-holds too. Fake chain and miners, the real ``Validator.step``."""
+"""Only admitted models this validator holds earn: a miner committed to a model the owner has not admitted (or,
+while the chain admits none, to a model this validator does not hold), or to an admitted model the validator
+cannot verify, scores 0, whatever it answers; an admitted model's dtype policy holds too. Fake chain and miners,
+the real ``Validator.step``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from subnet.keys import Keypair
 from subnet.proto import subnet_pb2 as pb
-from tests.test_validator_loop import REF_HASH, FakeChain, make_validator, words
+from tests.test_validator_loop import REF_HASH, FakeChain, FakeReference, make_validator, words
 from validators import loop as loop_module
 from validators.querying import Outcome, Query
 from validators.rewards import Response
@@ -35,11 +36,12 @@ class ChainWithModels(FakeChain):
 
 
 async def _step(tmp_path: Path, monkeypatch, commitments: dict[int, str], admitted: list[pb.AdmittedModel],
-                dtypes: dict[int, str] | None = None):
+                dtypes: dict[int, str] | None = None, held: tuple[str, ...] = (REF_HASH,)):
     me = Keypair.generate()
     hotkeys = [me.ss58_address, *(Keypair.generate().ss58_address for _ in range(3))]
-    validator, _ = make_validator(tmp_path, hotkeys, me, n_exact=0, n_open=1, probes_per_step=0,
-                                  verify_fraction=0.0)
+    models = [FakeReference(weights_sha256=h) for h in held]
+    validator, _ = make_validator(tmp_path, hotkeys, me, *models[:1], more_models=tuple(models[1:]), n_exact=0,
+                                  n_open=1, probes_per_step=0, verify_fraction=0.0)
     chain = ChainWithModels(hotkeys, commitments=commitments, admitted=admitted)
     validator.chain = validator.setter.chain = chain
 
@@ -63,23 +65,33 @@ async def test_without_an_admitted_list_only_the_validators_own_model_earns(tmp_
 async def test_the_owners_list_decides_and_its_dtype_policy_holds(tmp_path: Path, monkeypatch) -> None:
     admitted = [pb.AdmittedModel(model_hash=REF_HASH, name="ref", dtype="float32"),
                 pb.AdmittedModel(model_hash=OTHER_HASH, name="other")]
+    both = (REF_HASH, OTHER_HASH)
     report = await _step(tmp_path, monkeypatch, {1: REF_HASH, 2: OTHER_HASH, 3: REF_HASH}, admitted,
-                         dtypes={1: "float32", 2: "bfloat16", 3: "bfloat16"})
+                         dtypes={1: "float32", 2: "bfloat16", 3: "bfloat16"}, held=both)
     # uid 2's model is admitted in any precision; uid 3 serves the float32-only model in bf16.
     assert report.rewards[1] > 0 and report.rewards[2] > 0 and report.rewards[3] == 0.0
     assert report.failures == {loop_module.WRONG_DTYPE: 1}
     # The owner's list replaces the fallback: the validator's own model earns nothing once it is not on it.
     report = await _step(tmp_path / "again", monkeypatch, {1: REF_HASH, 2: OTHER_HASH, 3: OTHER_HASH},
-                         [pb.AdmittedModel(model_hash=OTHER_HASH, name="other")])
+                         [pb.AdmittedModel(model_hash=OTHER_HASH, name="other")], held=both)
     assert report.rewards[1] == 0.0 and report.rewards[2] > 0 and report.rewards[3] > 0
 
 
+async def test_an_admitted_model_the_validator_does_not_hold_earns_nothing_here(tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    """It could not be verified: paying it would pay any program that claims it. The validator says so once."""
+    admitted = [pb.AdmittedModel(model_hash=REF_HASH, name="ref"), pb.AdmittedModel(model_hash=OTHER_HASH, name="o")]
+    report = await _step(tmp_path, monkeypatch, {1: REF_HASH, 2: OTHER_HASH, 3: OTHER_HASH}, admitted)
+    assert report.rewards[1] > 0 and report.rewards[2] == report.rewards[3] == 0.0
+    assert report.failures == {loop_module.NOT_HELD: 2}
+
+
 @pytest.mark.parametrize("admitted", [False, True])
-async def test_a_validator_without_a_model_pays_only_admitted_commitments(tmp_path: Path, monkeypatch,
+async def test_a_validator_without_a_model_admits_only_the_chains_list(tmp_path: Path, monkeypatch,
                                                                           admitted: bool) -> None:
     me = Keypair.generate()
     validator, _ = make_validator(tmp_path, [me.ss58_address, Keypair.generate().ss58_address], me)
-    validator.reference = None
+    validator.models = loop_module.ReferenceModels([])
     chain = ChainWithModels([me.ss58_address, "x"], admitted=[pb.AdmittedModel(model_hash=REF_HASH, name="r")]
                             if admitted else [])
     graph = loop_module.Metagraph.from_proto(await chain.metagraph())

@@ -42,10 +42,12 @@ class FakeChain:
     max_weight_limit_u16: int = U16_MAX
     block: int = 100
     submitted: list[tuple[list[int], list[int]]] = field(default_factory=list)
+    model_hashes: dict[int, str] = field(default_factory=dict)  # uid -> committed model (default REF_HASH)
 
     async def metagraph(self, include_matrices: bool = False) -> pb.MetagraphResponse:
         neurons = [pb.NeuronInfo(uid=u, hotkey=h, endpoint="" if u == 0 else f"127.0.0.1:{9000 + u}",
-                                 model_hash=REF_HASH, validator_permit=u == 0) for u, h in enumerate(self.hotkeys)]
+                                 model_hash=self.model_hashes.get(u, REF_HASH), validator_permit=u == 0)
+                   for u, h in enumerate(self.hotkeys)]
         return pb.MetagraphResponse(block=self.block, tempo=10, neurons=neurons)
 
     async def hyperparameters(self) -> dict[str, int]:
@@ -67,10 +69,9 @@ class FakeReference:
     """Stands for the admitted model: an answer verifies when ``accepts(token_ids, bound_seed)`` (by default: it
     has tokens); inspection accepts any answer that carries tokens."""
 
-    weights_sha256 = REF_HASH
-
-    def __init__(self, accepts=lambda token_ids, seed: bool(token_ids)) -> None:
+    def __init__(self, accepts=lambda token_ids, seed: bool(token_ids), weights_sha256: str = REF_HASH) -> None:
         self.accepts = accepts
+        self.weights_sha256 = weights_sha256
         self.checked: list[tuple[str, tuple[int, ...]]] = []
         self.sampling: list[tuple[float, float, int, int]] = []  # what each check was told the request was
 
@@ -86,9 +87,9 @@ class FakeReference:
 
 
 def make_validator(tmp_path: Path, hotkeys: list[str], me: Keypair, reference: FakeReference | None = None,
-                   **settings) -> tuple[Validator, FakeChain]:
+                   *, more_models: tuple[FakeReference, ...] = (), **settings) -> tuple[Validator, FakeChain]:
     s = ValidatorSettings(chain_endpoint="127.0.0.1:1", state_dir=tmp_path, seed=5, **settings)
-    validator = Validator(s, me, models=ReferenceModels([reference or FakeReference()]))
+    validator = Validator(s, me, models=ReferenceModels([reference or FakeReference(), *more_models]))
     chain = FakeChain(hotkeys)
     validator.chain = validator.setter.chain = chain
     return validator, chain
@@ -192,6 +193,32 @@ async def test_a_griefer_relaying_an_honest_miner_costs_that_miner_nothing(tmp_p
     await validator.close()
     assert validator.state.miners[1].score == validator.state.miners[3].score > 0
     assert validator.state.miners[2].score == 0.0
+
+
+async def test_the_better_model_earns_more_for_each_open_answer(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two admitted models: uid 1 serves one that answers exact tasks right, uid 2 one that answers them wrong
+    (both verified). Once the validator has seen enough of their exact answers, uid 2's whole open answers are
+    worth little, uid 1's in full: the ranking comes from what the models can do, not from any reference text."""
+    me = Keypair.generate()
+    hotkeys = [me.ss58_address, *_miner_hotkeys(2)]
+    weak = "cd" * 32
+    validator, chain = make_validator(tmp_path, hotkeys, me, n_exact=2, n_open=1, probes_per_step=0,
+                                      verify_fraction=1.0, more_models=(FakeReference(weights_sha256=weak),))
+    chain.model_hashes[2] = weak
+
+    async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
+        ch = q.challenge
+        text = words(q.uid) if ch.kind == "open" else (ch.expected if q.uid == 1 else "no idea")
+        return Outcome(q, Response(text=text, latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
+
+    monkeypatch.setattr(loop_module, "run_query", fake_run_query)
+    reports = [await validator.step() for _ in range(4)]
+    await validator.close()
+    assert validator.model_quality.weight(REF_HASH) == 1.0 and validator.model_quality.weight(weak) == 0.0
+    last = reports[-1]
+    assert last.rewards[1] == pytest.approx(1.0) and last.rewards[2] == 0.0  # nothing right: its open answers too
+    assert reports[0].rewards[2] > 0  # before it was judged, its open answer was paid
 
 
 def test_most_answers_are_verified_by_default() -> None:

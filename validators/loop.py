@@ -26,9 +26,10 @@ from subnet.seed_binding import bind_seed
 from validators.challenges import Challenge, ChallengeSettings, build_challenges, miner_seed
 from validators.config import ValidatorSettings
 from validators.copying import same_answer
+from validators.model_quality import ModelQuality
 from validators.querying import MinerClients, Outcome, Query, request_of, run_query
 from validators.reference import ReferenceModels, Verdict
-from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
+from validators.rewards import Response, RewardSettings, exact_quality, score_challenge, step_rewards
 from validators.setter import OUTDATED, WeightSetter
 from validators.state import (
     ScoreSettings,
@@ -80,6 +81,7 @@ class Validator:
         self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
         self.reward_settings = RewardSettings()
         self.warned_not_held: set[str] = set()
+        self.model_quality = ModelQuality()  # each admitted model's exact-task accuracy (not persisted: relearnt)
         self.last_report: StepReport | None = None
         self.overruns = 0  # steps that took longer than their budget
         self.failures: Counter[str] = Counter()  # failed queries since the start, by reason
@@ -126,6 +128,7 @@ class Validator:
         probes = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is not None]
         # Checks first: an answer the check could not process scores 0, as a failed call would.
         liars, scored, matches = await self._check(rng, graph, scored, probes, failures)
+        scored = self._weigh_models(graph, scored, set(liars))
         per_challenge = []
         for ch in challenges:
             responses = {o.query.uid: o.response for o in scored if o.query.challenge.id == ch.id}
@@ -189,6 +192,17 @@ class Validator:
             return outcome
         failures[reason] += 1
         return replace(outcome, response=Response.failed(reason))
+
+    def _weigh_models(self, graph: Metagraph, scored: list[Outcome], liars: set[int]) -> list[Outcome]:
+        """Learn each model's accuracy from this step's whole, verified exact answers, then give every answer its
+        model's weight (what an open answer is worth, see ``validators.model_quality``)."""
+        self.model_quality.observe(
+            (graph.axons[o.query.uid].model_hash, _answered_right(o))
+            for o in scored
+            if o.query.challenge.kind == "exact" and o.response.verified and o.response.completeness == 1.0
+            and o.query.uid not in liars)
+        return [replace(o, response=replace(o.response, model_weight=self.model_quality.weight(
+            graph.axons[o.query.uid].model_hash))) if o.response.error is None else o for o in scored]
 
     async def _query(self, query: Query, semaphore: asyncio.Semaphore) -> Outcome:
         """``run_query``, which turns every failure a miner can cause into a failed ``Outcome``; should a reply
@@ -296,7 +310,8 @@ class Validator:
             verdict = verdicts.get(id(o))
             if verdict is None:
                 return o  # a failed call, or a model we do not hold: it already scores 0
-            return replace(o, response=replace(o.response, completeness=verdict.completeness))
+            return replace(o, response=replace(o.response, completeness=verdict.completeness,
+                                               verified=id(o) in verified and verdict.ok))
 
         return sorted(caught), [settled(o) for o in scored], matches
 
@@ -314,3 +329,10 @@ class Validator:
         if result not in ("not due", "no scores yet") and not result.startswith(OUTDATED):
             log.info("weights: %s", result)
         return result
+
+
+def _answered_right(outcome: Outcome) -> bool:
+    try:
+        return exact_quality(outcome.query.challenge, outcome.response.text) > 0
+    except (ValueError, ArithmeticError, RuntimeError):  # what miner text can make a parser raise
+        return False

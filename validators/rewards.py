@@ -9,9 +9,10 @@ The rules, in order of precedence:
    credit: for a sorting task, credit per position would pay a miner that echoes the unsorted input). An open
    challenge scores the answer's ``completeness`` as the validator's inspection found it (1 for a whole answer
    of the committed model, its share of ``max_new_tokens`` for one cut short without an end token, 0 when it
-   was not inspected): the validator pays open prompts for being the admitted model's own answers, which the
-   spot checks verify, and never for resembling any text of its own. Models are told apart by exact-task
-   accuracy and by speed; a miner cannot earn by imitating a reference answer.
+   was not inspected) times the committed model's weight: its exact-task accuracy over the network's verified
+   answers, relative to the best admitted model (``validators.model_quality``). The validator pays open prompts
+   for being the admitted model's own answers, which the spot checks verify, never for resembling any text of
+   its own; a better model earns more for each of them, and a miner cannot earn by imitating a reference.
 3. Speed counts less than quality: ``reward = quality_weight * quality + speed_weight * speed`` with weights that
    sum to 1, and ``reward = 0`` whenever ``quality = 0``, so a fast wrong or garbage miner earns nothing.
    Speed is 1 for the fastest useful answer of the challenge, falling linearly to 0 at the deadline.
@@ -52,7 +53,7 @@ class Response:
     ``error`` is set (to a short reason such as "timeout" or "unavailable") when the call failed; ``latency_s``
     is the wall time from sending the request to holding the full answer; ``n_tokens`` the generated tokens;
     ``completeness`` what the validator's inspection found (``validators.reference.Verdict``), None when the
-    answer was not inspected.
+    answer was not inspected; ``model_weight`` how good the committed model is relative to the best admitted one.
     """
 
     text: str = ""
@@ -60,6 +61,8 @@ class Response:
     error: str | None = None
     n_tokens: int | None = None
     completeness: float | None = None
+    model_weight: float = 1.0  # the committed model's relative accuracy (validators.model_quality)
+    verified: bool = False  # passed a full verification (not only the inspection)
 
     @classmethod
     def failed(cls, reason: str) -> Response:
@@ -89,9 +92,12 @@ def exact_quality(challenge: Challenge, text: str) -> float:
 
 
 def open_quality(response: Response) -> float:
-    """The inspected completeness of an open answer, in [0, 1]; 0 when not inspected or not finite."""
-    c = response.completeness
-    return min(1.0, max(0.0, c)) if c is not None and _finite(c) else 0.0
+    """The inspected completeness of an open answer times its model's weight, in [0, 1]; 0 when not inspected or
+    not finite."""
+    c, w = response.completeness, response.model_weight
+    if c is None or not _finite(c) or not _finite(w):
+        return 0.0
+    return min(1.0, max(0.0, c)) * min(1.0, max(0.0, w))
 
 
 def speed_score(latency_s: float, *, fastest_s: float, deadline_s: float) -> float:
