@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.reliability.abuse import scenario_abuse
 from bench.reliability.chainfaults import scenario_chain_faults
+from bench.reliability.cheaters import scenario_cheaters
 from bench.reliability.faults import scenario_miner_faults, scenario_validator_fault
 from bench.reliability.load import scenario_load
 from bench.reliability.market import GRADES, QUICK_GRADES, MarketConfig, scenario_market, start_market
@@ -30,12 +31,15 @@ class Plan:
     load_miners: int
     load_tempos: int
     bonds_moving_average_ppm: int = 900_000  # see MarketConfig
+    cheater_epochs: int = 0  # epochs of scenario 7 after every validator set weights (0: no short version)
 
 
 # Six market tempos, so the figures come from three epochs: with two, the dividend-share figure swung around its
 # 10% goal (0.116 and 0.128 in two runs on 2 busy cores, 0.02 in the full mode).
 QUICK = Plan(QUICK_GRADES, 6, 2, 6, 0, 1500, 15.0, 80, 0, 0, bonds_moving_average_ppm=500_000)
-FULL = Plan(GRADES, 10, 3, 10, 10, 6000, 30.0, 150, 64, 5)
+# Fourteen cheaters'-market epochs of 30 s after the validators' first weights (a step every 120 s each): the
+# figures come from the last seven, and the whole scenario takes about 11 minutes.
+FULL = Plan(GRADES, 10, 3, 10, 10, 6000, 30.0, 150, 64, 5, cheater_epochs=14)
 
 
 async def run_market(plan: Plan, scenarios: set[int], work: Path, reports: list[Report]) -> None:
@@ -75,7 +79,7 @@ async def run_market(plan: Plan, scenarios: set[int], work: Path, reports: list[
 
 async def run(plan: Plan, scenarios: set[int], work: Path) -> list[Report]:
     reports: list[Report] = []
-    for first, label in ((1, "market"), (5, "abuse"), (6, "load")):
+    for first, label in ((1, "market"), (5, "abuse"), (6, "load"), (7, "cheaters")):
         if first == 1 and not scenarios & {1, 2, 3, 4}:
             continue
         if first != 1 and first not in scenarios:
@@ -89,10 +93,13 @@ async def run(plan: Plan, scenarios: set[int], work: Path) -> list[Report]:
                 reports.append(Report("5 abuse"))
                 await scenario_abuse(work / "abuse", reports[-1], calls=plan.good_calls,
                                      flood_count=plan.flood_count, flood_s=plan.flood_s)
-            else:
+            elif first == 6:
                 reports.append(Report("6 load"))
                 await scenario_load(work / "load", reports[-1], miners=plan.load_miners, validators=4,
                                     tempos=plan.load_tempos)
+            else:
+                reports.append(Report("7 cheaters"))
+                await scenario_cheaters(work / "cheaters", reports[-1], epochs=plan.cheater_epochs)
         except Exception as exc:  # a scenario that could not finish is a failed goal, not a crash of the suite
             broken = Report(f"{label} (aborted)")
             broken.goal("scenario completed", f"{type(exc).__name__}: {exc}"[:300], "no error", False)
