@@ -5,6 +5,7 @@ weight rows the chain's max weight limit accepts."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,11 +70,16 @@ class FakeReference:
     """Stands for the admitted model: an answer verifies when ``accepts(token_ids, bound_seed)`` (by default: it
     has tokens); inspection accepts any answer that carries tokens."""
 
-    def __init__(self, accepts=lambda token_ids, seed: bool(token_ids), weights_sha256: str = REF_HASH) -> None:
+    def __init__(self, accepts=lambda token_ids, seed: bool(token_ids), weights_sha256: str = REF_HASH,
+                 likelihood: float = -3.0) -> None:
         self.accepts = accepts
         self.weights_sha256 = weights_sha256
+        self.likelihood = likelihood  # what it gives every right answer, nats per token
         self.checked: list[tuple[str, tuple[int, ...]]] = []
         self.sampling: list[tuple[float, float, int, int]] = []  # what each check was told the request was
+
+    def answer_logprob(self, messages, answer: str) -> float:
+        return self.likelihood
 
     def inspect(self, text, token_ids, logprobs, *, max_new_tokens: int) -> Verdict:
         return Verdict(bool(token_ids) or not text, "inspected" if token_ids else "no tokens")
@@ -186,10 +192,12 @@ async def test_a_griefer_relaying_an_honest_miner_costs_that_miner_nothing(tmp_p
         return Outcome(q, Response(text=words(tokens), latency_s=0.1, n_tokens=3), tokens, (-0.1,) * 3)
 
     monkeypatch.setattr(loop_module, "run_query", fake_run_query)
-    for _ in range(3):
+    first = await validator.step()
+    assert first.caught_lying == (2,) and first.rewards[1] == first.rewards[3] > 0
+    for _ in range(2):  # penalised: no longer asked (nor is uid 1 through it), and it scores 0
         report = await validator.step()
-        assert report.caught_lying == (2,)
-        assert report.rewards[1] == report.rewards[3] > 0
+        assert report.queried == (1, 3) and report.caught_lying == ()
+        assert report.rewards[2] == 0.0 and report.rewards[1] == report.rewards[3] > 0
     await validator.close()
     assert validator.state.miners[1].score == validator.state.miners[3].score > 0
     assert validator.state.miners[2].score == 0.0
@@ -197,28 +205,28 @@ async def test_a_griefer_relaying_an_honest_miner_costs_that_miner_nothing(tmp_p
 
 async def test_the_better_model_earns_more_for_each_open_answer(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two admitted models: uid 1 serves one that answers exact tasks right, uid 2 one that answers them wrong
-    (both verified). Once the validator has seen enough of their exact answers, uid 2's whole open answers are
-    worth little, uid 1's in full: the ranking comes from what the models can do, not from any reference text."""
+    """Two admitted models the validator holds: uid 1 serves the one that gives right answers more likelihood,
+    uid 2 the other; both answer exactly alike (whole, verified answers, no exact task right). uid 2's open
+    answers are worth the likelihood ratio of the two models: the ranking comes from the models, not any text."""
     me = Keypair.generate()
     hotkeys = [me.ss58_address, *_miner_hotkeys(2)]
     weak = "cd" * 32
-    validator, chain = make_validator(tmp_path, hotkeys, me, n_exact=2, n_open=1, probes_per_step=0,
-                                      verify_fraction=1.0, more_models=(FakeReference(weights_sha256=weak),))
+    validator, chain = make_validator(tmp_path, hotkeys, me, FakeReference(likelihood=-3.0), n_exact=2, n_open=1,
+                                      probes_per_step=0, verify_fraction=1.0,
+                                      more_models=(FakeReference(weights_sha256=weak, likelihood=-4.0),))
     chain.model_hashes[2] = weak
 
     async def fake_run_query(clients, q: Query, semaphore, timeout_s: float) -> Outcome:
-        ch = q.challenge
-        text = words(q.uid) if ch.kind == "open" else (ch.expected if q.uid == 1 else "no idea")
-        return Outcome(q, Response(text=text, latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
+        return Outcome(q, Response(text=words(q.uid), latency_s=0.1, n_tokens=3), (1, 2, 3), (-0.1,) * 3)
 
     monkeypatch.setattr(loop_module, "run_query", fake_run_query)
-    reports = [await validator.step() for _ in range(4)]
+    report = await validator.step()
     await validator.close()
-    assert validator.model_quality.weight(REF_HASH) == 1.0 and validator.model_quality.weight(weak) == 0.0
-    last = reports[-1]
-    assert last.rewards[1] == pytest.approx(1.0) and last.rewards[2] == 0.0  # nothing right: its open answers too
-    assert reports[0].rewards[2] > 0  # before it was judged, its open answer was paid
+    assert validator.model_quality.weight(REF_HASH) == 1.0
+    assert validator.model_quality.weight(weak) == pytest.approx(math.exp(-1.0))
+    # Only the open challenge pays (a third of the step), each miner the fastest.
+    assert report.rewards[1] == pytest.approx(1 / 3)
+    assert report.rewards[2] == pytest.approx(math.exp(-1.0) / 3)
 
 
 def test_most_answers_are_verified_by_default() -> None:

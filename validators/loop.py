@@ -29,7 +29,7 @@ from validators.copying import same_answer
 from validators.model_quality import ModelQuality
 from validators.querying import MinerClients, Outcome, Query, request_of, run_query
 from validators.reference import ReferenceModels, Verdict
-from validators.rewards import Response, RewardSettings, exact_quality, score_challenge, step_rewards
+from validators.rewards import Response, RewardSettings, score_challenge, step_rewards
 from validators.setter import OUTDATED, WeightSetter
 from validators.state import (
     ScoreSettings,
@@ -81,7 +81,7 @@ class Validator:
         self.score_settings = ScoreSettings(ema_alpha=settings.ema_alpha)
         self.reward_settings = RewardSettings()
         self.warned_not_held: set[str] = set()
-        self.model_quality = ModelQuality()  # each admitted model's exact-task accuracy (not persisted: relearnt)
+        self.model_quality = ModelQuality()  # how good each held model is (not persisted: relearnt in a few steps)
         self.last_report: StepReport | None = None
         self.overruns = 0  # steps that took longer than their budget
         self.failures: Counter[str] = Counter()  # failed queries since the start, by reason
@@ -108,27 +108,34 @@ class Validator:
             miners = rng.sample(miners, s.sample_size)
         await self.clients.keep_only({(a.endpoint, a.hotkey) for a in graph.serving()})
         hotkeys = {int(u): h for u, h in zip(graph.uids, graph.hotkeys, strict=True)}
+        # A miner under a lie penalty scores 0 whatever it answers: it is not asked (no load on it, or on the miner
+        # a relay forwards to), and its score decays with the others'.
+        asked = [a for a in miners if not self._penalised(a, step)]
         # Open answers are paid for being an admitted model's own (inspected and spot-checked): without a model
         # to inspect them with, the validator sends exact challenges only.
         challenges = build_challenges(rng, s.n_exact, s.n_open if self.models else 0,
                                       ChallengeSettings(open_temperature=s.open_temperature))
         queries = [Query(a.uid, a.hotkey, a.endpoint, ch, miner_seed(ch.seed, a.hotkey)) for ch in challenges
-                   for a in miners]
-        queries += self._probes(rng, miners, challenges)
+                   for a in asked]
+        queries += self._probes(rng, asked, challenges)
         # Every query gets its own opaque id and goes out in random order, so neither the id nor the arrival
         # order tells a miner which request is an unscored copy-detection probe.
         queries = [replace(q, request_id=f"{rng.getrandbits(64):016x}") for q in queries]
         rng.shuffle(queries)
 
+        # The held models' own measure (their likelihood of the exact tasks' right answers) runs while miners answer.
+        measuring = asyncio.create_task(asyncio.to_thread(self._measure_models, challenges))
         semaphore = asyncio.Semaphore(s.max_concurrent_queries)
         outcomes = await asyncio.gather(*(self._query(q, semaphore) for q in queries))
+        self.model_quality.observe(await measuring)
         failures = Counter(o.response.error for o in outcomes if o.response.error is not None)
 
         scored = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is None]
         probes = [self._admission(graph, o, failures) for o in outcomes if o.query.probe_of is not None]
         # Checks first: an answer the check could not process scores 0, as a failed call would.
         liars, scored, matches = await self._check(rng, graph, scored, probes, failures)
-        scored = self._weigh_models(graph, scored, set(liars))
+        scored = [replace(o, response=replace(o.response, model_weight=self.model_quality.weight(
+            graph.axons[o.query.uid].model_hash))) if o.response.error is None else o for o in scored]
         per_challenge = []
         for ch in challenges:
             responses = {o.query.uid: o.response for o in scored if o.query.challenge.id == ch.id}
@@ -150,14 +157,19 @@ class Validator:
             self.overruns += 1
             log.warning("step %d took %.1fs, over its budget of %.1fs", step, duration, self.step_budget_s)
         self.failures.update(failures)
-        report = StepReport(step, duration, tuple(uids), rewards, tuple(liars), tuple(matches), dict(failures))
+        report = StepReport(step, duration, tuple(a.uid for a in asked), rewards, tuple(liars), tuple(matches),
+                            dict(failures))
         self.last_report = report
-        log.info("step %d: %d miners in %.1fs; rewards %s%s%s%s", step, len(uids), duration,
+        log.info("step %d: %d miners in %.1fs; rewards %s%s%s%s", step, len(asked), duration,
                  {u: round(r, 3) for u, r in sorted(rewards.items())},
                  f"; caught lying: {list(liars)}" if liars else "",
                  f"; probe matches (probed, target): {matches}" if matches else "",
                  f"; failed queries: {dict(sorted(failures.items()))}" if failures else "")
         return report
+
+    def _penalised(self, axon: Axon, step: int) -> bool:
+        record = self.state.miners.get(axon.uid)
+        return record is not None and record.hotkey == axon.hotkey and self.state.penalised(axon.uid, step)
 
     def admitted_hashes(self, graph: Metagraph) -> set[str]:
         """The models a miner can be paid for: the owner's admitted list on chain; while the chain admits none, the
@@ -193,16 +205,13 @@ class Validator:
         failures[reason] += 1
         return replace(outcome, response=Response.failed(reason))
 
-    def _weigh_models(self, graph: Metagraph, scored: list[Outcome], liars: set[int]) -> list[Outcome]:
-        """Learn each model's accuracy from this step's whole, verified exact answers, then give every answer its
-        model's weight (what an open answer is worth, see ``validators.model_quality``)."""
-        self.model_quality.observe(
-            (graph.axons[o.query.uid].model_hash, _answered_right(o))
-            for o in scored
-            if o.query.challenge.kind == "exact" and o.response.verified and o.response.completeness == 1.0
-            and o.query.uid not in liars)
-        return [replace(o, response=replace(o.response, model_weight=self.model_quality.weight(
-            graph.axons[o.query.uid].model_hash))) if o.response.error is None else o for o in scored]
+    def _measure_models(self, challenges: list[Challenge]) -> dict[str, list[float]]:
+        """Each held model's mean log-prob per token of every exact challenge's right answer (blocking)."""
+        scores: dict[str, list[float]] = {}
+        for model_hash, model in self.models.by_hash.items():
+            scores[model_hash] = [model.answer_logprob(ch.messages, ch.expected) for ch in challenges
+                                  if ch.kind == "exact" and ch.expected]
+        return scores
 
     async def _query(self, query: Query, semaphore: asyncio.Semaphore) -> Outcome:
         """``run_query``, which turns every failure a miner can cause into a failed ``Outcome``; should a reply
@@ -310,8 +319,7 @@ class Validator:
             verdict = verdicts.get(id(o))
             if verdict is None:
                 return o  # a failed call, or a model we do not hold: it already scores 0
-            return replace(o, response=replace(o.response, completeness=verdict.completeness,
-                                               verified=id(o) in verified and verdict.ok))
+            return replace(o, response=replace(o.response, completeness=verdict.completeness))
 
         return sorted(caught), [settled(o) for o in scored], matches
 
@@ -330,9 +338,3 @@ class Validator:
             log.info("weights: %s", result)
         return result
 
-
-def _answered_right(outcome: Outcome) -> bool:
-    try:
-        return exact_quality(outcome.query.challenge, outcome.response.text) > 0
-    except (ValueError, ArithmeticError, RuntimeError):  # what miner text can make a parser raise
-        return False

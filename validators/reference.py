@@ -102,6 +102,17 @@ class ReferenceModel:
         turns = [ChatMessage(m["role"], m["content"]) for m in messages]
         return encode_prompt(self.loaded.tokenizer, turns)
 
+    def answer_logprob(self, messages: Sequence[Mapping[str, str]], answer: str) -> float:
+        """The mean log-probability per token this model gives ``answer`` after the prompt (blocking): how close
+        it is to answering right (``validators.model_quality``)."""
+        ids = self.loaded.tokenizer(answer, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError("an empty answer has no likelihood")
+        with self._lock:
+            forced = teacher_forced_logprobs(self.loaded.model, self._prompt_ids(messages), ids,
+                                             prompt_cache=self._prompts)
+        return sum(forced.logprobs) / len(ids)
+
     def tolerances_for(self, miner_dtype: str) -> Tolerances:
         """The strict float32 rule needs both sides in float32; a miner that computes in half precision, or does
         not say (``ModelIdentity.dtype`` empty), is held to the loose rule, which still fails another model."""
@@ -171,15 +182,17 @@ class ReferenceModel:
         positions = len(token_ids)
         measured = {"positions": positions, "logprob_error": max(errors), "choice_gap": max(gaps),
                     "completeness": inspected.completeness}
-        if ended and gaps[-1] > tol.choice_nats:
-            return Verdict(False, f"the end token is not the sampler's choice at position {positions - 1} (gap "
-                                  f"{gaps[-1]:.3g}): the answer was cut short", **measured)
         bad_logprobs = sum(e > tol.logprob_nats for e in errors)
-        bad_choices = sum(g > tol.choice_nats for g in gaps)
+        body = gaps[:-1] if ended else gaps  # an end token's choice has its own rule, below
+        bad_choices = sum(g > tol.choice_nats for g in body)
         if bad_logprobs > tol.max_bad_fraction * positions or bad_choices > tol.max_bad_choice_fraction * positions:
             return Verdict(False, f"{bad_logprobs} log-probs and {bad_choices} token choices of {positions} positions "
                                   "failed: the answer does not come from the committed model sampled as asked",
                            **measured)
+        # Checked on its own, after the rest (whose failure says more): no allowance ever covers the end token.
+        if ended and gaps[-1] > tol.choice_nats:
+            return Verdict(False, f"the end token is not the sampler's choice at position {positions - 1} (gap "
+                                  f"{gaps[-1]:.3g}): the answer was cut short", **measured)
         return Verdict(True, "consistent with the committed model sampled as asked", **measured)
 
 

@@ -9,12 +9,13 @@ The rules, in order of precedence:
    credit: for a sorting task, credit per position would pay a miner that echoes the unsorted input). An open
    challenge scores the answer's ``completeness`` as the validator's inspection found it (1 for a whole answer
    of the committed model, its share of ``max_new_tokens`` for one cut short without an end token, 0 when it
-   was not inspected) times the committed model's weight: its exact-task accuracy over the network's verified
-   answers, relative to the best admitted model (``validators.model_quality``). The validator pays open prompts
-   for being the admitted model's own answers, which the spot checks verify, never for resembling any text of
-   its own; a better model earns more for each of them, and a miner cannot earn by imitating a reference.
-3. Speed counts less than quality: ``reward = quality_weight * quality + speed_weight * speed`` with weights that
-   sum to 1, and ``reward = 0`` whenever ``quality = 0``, so a fast wrong or garbage miner earns nothing.
+   was not inspected) times the committed model's weight: the likelihood that model gives the exact tasks'
+   right answers, against the best model the validator holds (``validators.model_quality``). The validator pays
+   open prompts for being the admitted model's own answers, which the spot checks verify, never for resembling
+   any text of its own; a better model earns more for each of them, and a miner cannot earn by imitating.
+3. Speed counts less than quality and scales with it: ``reward = quality * (quality_weight + speed_weight *
+   speed)`` with weights that sum to 1, so a fast wrong or garbage miner earns nothing, and a nearly worthless
+   answer cannot collect the speed share.
    Speed is 1 for the fastest useful answer of the challenge, falling linearly to 0 at the deadline.
 
 Every function is pure (no clock, no I/O); none returns NaN; every reward is in [0, 1].
@@ -61,8 +62,7 @@ class Response:
     error: str | None = None
     n_tokens: int | None = None
     completeness: float | None = None
-    model_weight: float = 1.0  # the committed model's relative accuracy (validators.model_quality)
-    verified: bool = False  # passed a full verification (not only the inspection)
+    model_weight: float = 1.0  # how good the committed model is against the best held one (validators.model_quality)
 
     @classmethod
     def failed(cls, reason: str) -> Response:
@@ -115,14 +115,15 @@ def speed_score(latency_s: float, *, fastest_s: float, deadline_s: float) -> flo
 
 
 def combine(quality: float, speed: float, settings: RewardSettings) -> float:
-    """``quality_weight * quality + speed_weight * speed``, and exactly 0 when quality is 0 (or not finite).
+    """``quality * (quality_weight + speed_weight * speed)``: 0 when quality is 0 (or not finite), and speed never
+    adds more than its share of what the answer is worth.
 
     Inputs are clipped to [0, 1], so the result is always in [0, 1].
     """
     if not _finite(quality) or quality <= 0.0:
         return 0.0
     speed = min(1.0, max(0.0, speed)) if _finite(speed) else 0.0
-    reward = settings.quality_weight * min(1.0, quality) + settings.speed_weight * speed
+    reward = min(1.0, quality) * (settings.quality_weight + settings.speed_weight * speed)
     return min(1.0, max(0.0, reward))
 
 
